@@ -1,0 +1,72 @@
+"""semalign: align the latent spaces of encoders that were never trained together.
+
+Everything a user composes is importable from here. Importing this package is cheap: it never
+imports torch and loads no plugin; plugins load on the first registry access.
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .anchors import AnchorSelector
+from .embeddings import Embeddings
+from .encoders import Encoder
+from .errors import (
+    CorruptFileError,
+    DimensionMismatchError,
+    DuplicatePluginError,
+    EncoderMismatchError,
+    InvalidInputError,
+    MissingWeightsError,
+    NotFittedError,
+    PluginError,
+    SemalignError,
+    TooFewAnchorsError,
+    UnknownPluginError,
+)
+from .fingerprint import Fingerprint
+from .hookspecs import hookimpl
+from .plugins import plugin_infos, register_plugin, reset_plugins, unregister_plugin
+from .preprocessing import Preprocessing
+from .registry import (
+    get_anchor_selector,
+    get_encoder,
+    get_solver,
+    list_anchor_selectors,
+    list_encoders,
+    list_solvers,
+)
+from .solvers import Solver
+from .translator import Translator
+
+__all__ = [
+    "AnchorSelector",
+    "CorruptFileError",
+    "DimensionMismatchError",
+    "DuplicatePluginError",
+    "Embeddings",
+    "Encoder",
+    "EncoderMismatchError",
+    "Fingerprint",
+    "InvalidInputError",
+    "MissingWeightsError",
+    "NotFittedError",
+    "PluginError",
+    "Preprocessing",
+    "SemalignError",
+    "Solver",
+    "TooFewAnchorsError",
+    "Translator",
+    "UnknownPluginError",
+    "__version__",
+    "get_anchor_selector",
+    "get_encoder",
+    "get_solver",
+    "hookimpl",
+    "list_anchor_selectors",
+    "list_encoders",
+    "list_solvers",
+    "plugin_infos",
+    "register_plugin",
+    "reset_plugins",
+    "unregister_plugin",
+]

@@ -1,0 +1,56 @@
+"""Input checks shared by every estimator, so each error reads the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import DimensionMismatchError, InvalidInputError
+
+__all__ = ["check_finite", "check_matrix", "check_paired"]
+
+
+def check_matrix(X: Any, name: str = "X", *, dtype: type = np.float32,
+                 min_rows: int = 1) -> np.ndarray:
+    """Return ``X`` as a C-contiguous 2-D floating array of ``dtype``.
+
+    Only floating-point input is accepted; casting between float widths is the documented
+    behaviour (embeddings are float32 on disk, solvers compute in float64). Integers, booleans,
+    objects, NaN and inf are refused rather than coerced.
+    """
+    if hasattr(X, "vectors") and not isinstance(X, np.ndarray):  # an Embeddings container
+        X = X.vectors
+    arr = np.asarray(X)
+    if arr.dtype.kind != "f":
+        raise InvalidInputError(
+            f"{name} must be a floating-point array, got dtype {arr.dtype}; "
+            f"convert it explicitly with {name}.astype(np.float32)")
+    if arr.ndim != 2:
+        raise InvalidInputError(
+            f"{name} must be 2-D (n_items, dim), got shape {arr.shape}; "
+            f"use {name}.reshape(1, -1) for a single vector")
+    if arr.shape[0] < min_rows:
+        raise InvalidInputError(f"{name} needs at least {min_rows} row(s), got {arr.shape[0]}")
+    if arr.shape[1] == 0:
+        raise InvalidInputError(f"{name} has zero columns")
+    check_finite(arr, name)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise if ``arr`` holds NaN or inf, naming the first offending row."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        raise InvalidInputError(
+            f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+            f"drop or re-encode those items")
+
+
+def check_paired(X: np.ndarray, Y: np.ndarray, names: tuple[str, str] = ("X", "Y")) -> None:
+    """Raise unless ``X`` and ``Y`` have the same number of rows."""
+    if X.shape[0] != Y.shape[0]:
+        raise DimensionMismatchError(
+            f"{names[0]} and {names[1]} must be paired row by row, but have "
+            f"{X.shape[0]} and {Y.shape[0]} rows")
