@@ -8,9 +8,11 @@ True
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
 from typing import TYPE_CHECKING, Any
 
-from .errors import UnknownPluginError
+from .errors import InvalidInputError, PluginError, UnknownPluginError
 from .plugins import RegistryEntry, registry_entries
 
 if TYPE_CHECKING:
@@ -64,14 +66,23 @@ def get_entry(kind: str, name: str) -> RegistryEntry:
 
 def _build(kind: str, name: str, kwargs: dict[str, Any]) -> Any:
     entry = get_entry(kind, name)
+    try:
+        signature = inspect.signature(entry.factory)
+    except (TypeError, ValueError):  # some builtins have no signature; let the call decide
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(**kwargs)
+        except TypeError as exc:
+            accepted = [p.name for p in signature.parameters.values()
+                        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            raise InvalidInputError(
+                f"bad options for {_LABELS[kind]} {entry.name!r}: {exc}; it accepts "
+                f"{accepted or 'no options'}") from None
     obj = entry.factory(**kwargs)
     module_name, class_name = _EXPECTED_BASE[kind]
-    import importlib
-
     base = getattr(importlib.import_module(module_name), class_name)
     if not isinstance(obj, base):
-        from .errors import PluginError
-
         raise PluginError(
             f"{entry.plugin!r} registered {_LABELS[kind]} {entry.name!r}, but its factory "
             f"returned {type(obj).__name__}, not a {class_name}")

@@ -1,0 +1,68 @@
+"""The ``semalign`` command: exit codes, output, and that it stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from semalign_core import __version__
+from semalign_core.cli import main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"semalign {__version__}"
+
+
+def test_plugins_table(capsys, semalign_isolated_plugins):
+    assert main(["plugins"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["distribution", "version", "hooks", "registered", "status"]
+    assert "solver: identity" in lines[1] and lines[1].rstrip().endswith("loaded")
+
+
+def test_plugins_json(capsys, semalign_isolated_plugins):
+    assert main(["plugins", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    builtin = next(d for d in data if d["name"] == "semalign_core.builtin_plugins")
+    assert builtin["registered"] == {"solver": ["identity"]}
+    assert set(builtin) == {"name", "version", "source", "status", "error", "hooks",
+                            "registered"}
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "usage: semalign" in capsys.readouterr().out
+
+
+def test_unknown_command_exits_non_zero(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["plugins", "--help"])
+    assert "Examples:" in capsys.readouterr().out
+
+
+def test_import_and_plugin_listing_never_import_torch():
+    code = ("import sys, semalign_core; assert 'torch' not in sys.modules, 'import'; "
+            "semalign_core.list_solvers(); semalign_core.list_encoders(); "
+            "from semalign_core.cli import main; main(['plugins']); "
+            "assert 'torch' not in sys.modules, 'plugins'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "semalign_core.cli", "--version"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and __version__ in result.stdout
