@@ -79,7 +79,7 @@ def read_arrays(path: str | os.PathLike[str], *, format: str,
     try:
         with safe_open(str(source), framework="numpy") as handle:
             metadata = handle.metadata() or {}
-            arrays = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            arrays = {key: handle.get_tensor(key) for key in handle.keys()}
     except Exception as exc:  # safetensors raises several types for damaged files
         raise CorruptFileError(
             f"{source} is not a readable semalign file ({type(exc).__name__}: {exc}); "

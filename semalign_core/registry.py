@@ -1,4 +1,4 @@
-"""Look up encoders, anchor selectors and solvers by name (the timm / open_clip model-registry idea).
+"""Look up encoders, anchor selectors and solvers by name (the timm / open_clip registry idea).
 
 >>> from semalign_core import get_solver, list_solvers
 >>> "identity" in list_solvers()

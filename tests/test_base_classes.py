@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import FirstNSelector, HashTextEncoder
+
 from semalign_core import (
     Embeddings,
     InvalidInputError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import types
 
 import numpy as np
-
 from helpers import FirstNSelector, HashTextEncoder
+
 from semalign_core import (
     get_anchor_selector,
     get_encoder,

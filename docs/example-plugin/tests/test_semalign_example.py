@@ -41,7 +41,7 @@ def test_solver_conformance():
 def test_solver_recovers_a_translation():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 3))
-    solver = get_solver("example-shift").fit(X, X + [1.0, -2.0, 0.5])
+    solver = get_solver("example-shift").fit(X, X + np.array([1.0, -2.0, 0.5]))
     np.testing.assert_allclose(solver.shift_, [1.0, -2.0, 0.5])
     with pytest.raises(DimensionMismatchError):
         get_solver("example-shift").fit(X, X[:, :2])
