@@ -12,6 +12,7 @@ __all__ = [
     "DimensionMismatchError",
     "DuplicatePluginError",
     "EncoderMismatchError",
+    "ImageLoadError",
     "InvalidInputError",
     "MissingWeightsError",
     "NotFittedError",
@@ -67,3 +68,17 @@ class CorruptFileError(SemalignError, OSError):
 
 class MissingWeightsError(SemalignError, FileNotFoundError):
     """Model weights are not available locally and cannot be downloaded."""
+
+
+class ImageLoadError(InvalidInputError):
+    """An input image (PNG, JPEG, DICOM, ...) is missing, corrupt or in an unsupported format.
+
+    Attributes
+    ----------
+    path : str or None
+        The file that could not be read (``None`` for an in-memory object).
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

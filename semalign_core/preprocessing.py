@@ -23,6 +23,7 @@ from .errors import InvalidInputError, NotFittedError
 __all__ = ["STEPS", "Preprocessing", "parse_steps"]
 
 STEPS = ("center", "standard", "l2")
+_PARAM_KEYS = {"center": ("mean",), "standard": ("mean", "scale"), "l2": ("norm",)}
 _EPS = 1e-12
 
 
@@ -68,6 +69,12 @@ class Preprocessing:
                     params["scale"] = np.where(std > _EPS, std, 1.0)
             else:
                 params = {"norm": np.asarray(np.linalg.norm(Z, axis=1).mean())}
+                if params["norm"] <= _EPS:
+                    # The inverse would map every vector to 0: refuse rather than collapse.
+                    raise InvalidInputError(
+                        f"cannot fit '{'+'.join(self.steps)}' preprocessing: the anchors are all "
+                        f"zero at the l2 step (e.g. identical anchors after centring); use "
+                        f"distinct anchors or drop 'l2'")
             self.params_.append(params)
             Z = self._forward(step, params, Z)
         return self
@@ -117,8 +124,12 @@ class Preprocessing:
                    prefix: str) -> Preprocessing:
         obj = cls(tuple(steps))
         obj.params_ = []
-        for i, _ in enumerate(obj.steps):
+        for i, step in enumerate(obj.steps):
             head = f"{prefix}.{i}."
-            obj.params_.append({k[len(head):]: np.asarray(v, dtype=np.float64)
-                                for k, v in arrays.items() if k.startswith(head)})
+            params = {k[len(head):]: np.asarray(v, dtype=np.float64)
+                      for k, v in arrays.items() if k.startswith(head)}
+            for key in _PARAM_KEYS[step]:  # a damaged file fails here, not on first use
+                if key not in params:
+                    raise KeyError(f"missing array {head}{key} for preprocessing step {step!r}")
+            obj.params_.append(params)
         return obj

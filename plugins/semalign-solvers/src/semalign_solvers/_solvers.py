@@ -1,0 +1,292 @@
+"""Closed-form solvers: affine and linear least squares (with ridge), Procrustes, projected lstsq.
+
+All solvers receive validated float64 anchors from :meth:`semalign_core.Solver.fit` and store
+their fitted state in attributes ending in ``_`` (arrays or JSON scalars) so that
+:meth:`semalign_core.Translator.save` can persist them without pickle.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+
+from semalign_core import InvalidInputError, Solver
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "AffineSolver",
+    "IllConditionedWarning",
+    "LinearSolver",
+    "LstsqOrthoSolver",
+    "OrthogonalSolver",
+]
+
+#: Default ridge strength of ``affine`` and ``linear``, chosen by cross-validation on the shared
+#: train split (benchmarks/bench_alpha.py; the evidence is in docs/solvers.md). It is in units of
+#: the (standard-scaled) anchor Gram matrix, whose diagonal is ~n; 100 sits on the plateau of the
+#: held-out loss for 50-320 anchors and, unlike alpha = 0, never interpolates when n <= d.
+DEFAULT_ALPHA = 100.0
+
+#: A full-rank fit whose condition number exceeds this still warns: the solution is dominated by
+#: round-off in the smallest singular directions (1 / sqrt(float64 eps) ~ 6.7e7).
+_COND_WARN = 1e8
+
+
+class IllConditionedWarning(UserWarning):
+    """An unregularised fit is under-determined (n <= d, rank-deficient) or ill-conditioned.
+
+    The solver still returns the minimum-norm least-squares solution; pass ``alpha > 0`` for a
+    well-posed ridge fit, or use the ``orthogonal`` solver.
+    """
+
+
+# -- parameter checks (run in __init__ for an early error and again in fit, after set_params) ---
+def _check_alpha(alpha: Any) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise InvalidInputError(f"alpha must be a non-negative number, got "
+                                f"{type(alpha).__name__} {alpha!r}")
+    value = float(alpha)
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInputError(f"alpha must be a finite number >= 0, got {alpha!r}; use 0 for "
+                                f"unregularised least squares")
+    return value
+
+
+def _check_rcond(rcond: Any) -> float | None:
+    if rcond is None:
+        return None
+    if isinstance(rcond, bool) or not isinstance(rcond, numbers.Real):
+        raise InvalidInputError(f"rcond must be None or a number in [0, 1), got {rcond!r}")
+    value = float(rcond)
+    if not (0.0 <= value < 1.0):
+        raise InvalidInputError(f"rcond must be None or a number in [0, 1), got {rcond!r}")
+    return value
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidInputError(f"{name} must be True or False, got {type(value).__name__} "
+                                f"{value!r}")
+    return bool(value)
+
+
+# -- the shared least-squares core -----------------------------------------------------------------
+def _least_squares(X: np.ndarray, Y: np.ndarray, alpha: float,
+                   rcond: float | None) -> tuple[np.ndarray, int, float]:
+    """Solve ``min ||X W - Y||^2 + alpha ||W||^2``; return ``(W, rank, condition number)``.
+
+    ``alpha == 0``: the minimum-norm solution from the thin SVD of ``X`` (singular values below
+    ``rcond * s_max`` are treated as zero), which is what ``np.linalg.lstsq`` computes but
+    without its much slower divide-and-conquer driver for tall matrices.
+
+    ``alpha > 0``: the ridge solution through the eigendecomposition of the smaller Gram matrix
+    (``X^T X`` when n >= d, the dual ``X X^T`` when n < d). The Gram route costs one n*d*min(n,d)
+    product plus a min(n,d)^3 eigensolve, several times faster than an SVD; squaring the
+    condition number is harmless because ``alpha`` bounds the smallest eigenvalue away from 0.
+    The eigenvalues give the singular values of ``X`` for the rank and condition diagnostics
+    (accurate to ~1e-8 relative, plenty for a diagnostic).
+    """
+    n, d = X.shape
+    eps = np.finfo(np.float64).eps
+    if alpha == 0.0:
+        U, s, Vt = np.linalg.svd(X, full_matrices=False)
+        tol = (rcond if rcond is not None else max(n, d) * eps) * (s[0] if s.size else 0.0)
+        keep = s > tol
+        rank = int(keep.sum())
+        inv = np.zeros_like(s)
+        inv[keep] = 1.0 / s[keep]
+        W = (Vt.T * inv) @ (U.T @ Y)
+    else:
+        if n >= d:
+            lam, V = np.linalg.eigh(X.T @ X)
+            W = (V / (lam + alpha)) @ (V.T @ (X.T @ Y))
+        else:
+            lam, V = np.linalg.eigh(X @ X.T)
+            W = X.T @ ((V / (lam + alpha)) @ (V.T @ Y))
+        s = np.sqrt(np.clip(lam, 0.0, None))[::-1]
+        # Gram eigenvalues carry ~eps * lam_max absolute error, i.e. sqrt(eps) relative on s.
+        tol = (rcond if rcond is not None else math.sqrt(max(n, d) * eps)) * (
+            s[0] if s.size else 0.0)
+        rank = int((s > tol).sum())
+    # Rank-deficient means singular (inf), consistent with the rank: a value like 1e16 would
+    # only report round-off in a direction that is numerically zero.
+    cond = float(s[0] / s[min(n, d) - 1]) if rank == min(n, d) else math.inf
+    return W, rank, cond
+
+
+def _warn_if_ill_posed(solver: Solver, n: int, d: int, rank: int, cond: float,
+                       alpha: float) -> None:
+    if alpha > 0:
+        return  # ridge is well-posed for any n, d
+    if n <= d or rank < d:
+        warnings.warn(
+            f"{type(solver).__name__}: {n} anchors for {d} source dimensions with alpha=0 "
+            f"(rank {rank} < {d} or n <= d): the map interpolates the anchors; returning the "
+            f"minimum-norm solution. Pass alpha > 0 (ridge) or use the 'orthogonal' solver for "
+            f"a map that generalises.", IllConditionedWarning, stacklevel=4)
+    elif cond > _COND_WARN:
+        warnings.warn(
+            f"{type(solver).__name__}: the anchor matrix has condition number {cond:.3g}; the "
+            f"unregularised solution is dominated by round-off. Pass alpha > 0.",
+            IllConditionedWarning, stacklevel=4)
+
+
+def _polar(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The orthogonal polar factor ``U V^T`` of square ``M`` and its singular values."""
+    U, s, Vt = np.linalg.svd(M)
+    return U @ Vt, s
+
+
+def _pad_square(M: np.ndarray, d: int) -> np.ndarray:
+    out = np.zeros((d, d))
+    out[:M.shape[0], :M.shape[1]] = M
+    return out
+
+
+# -- solvers ---------------------------------------------------------------------------------------
+class AffineSolver(Solver):
+    """Least squares with a bias: ``Y ~ X W + b``, optionally ridge-regularised.
+
+    The bias is never penalised: both sides are centred on the anchor means, ``W`` solves the
+    (ridge) problem on the centred data, and ``b = mean(Y) - mean(X) W``.
+
+    Parameters
+    ----------
+    alpha : float, default DEFAULT_ALPHA
+        Ridge strength ``>= 0`` on ``||W||_F^2``. ``0`` gives ordinary least squares (minimum-norm
+        with an :class:`IllConditionedWarning` when n <= d or the anchors are rank-deficient).
+    rcond : float or None
+        Relative cut-off below which singular values count as zero (rank, minimum-norm solve).
+        ``None``: ``max(n, d) * eps`` (as ``np.linalg.matrix_rank``).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (d_x, d_y)
+    intercept_ : ndarray of shape (d_y,)
+    rank_ : int
+        Numerical rank of the centred anchor matrix.
+    condition_number_ : float
+        Ratio of its largest to smallest singular value (``inf`` when rank-deficient).
+    """
+
+    name = "affine"
+    _fit_bias = True
+
+    def __init__(self, *, alpha: float = DEFAULT_ALPHA, rcond: float | None = None) -> None:
+        _check_alpha(alpha)
+        _check_rcond(rcond)
+        self.alpha = alpha
+        self.rcond = rcond
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        alpha = _check_alpha(self.alpha)
+        rcond = _check_rcond(self.rcond)
+        if self._fit_bias:
+            x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
+            X, Y = X - x_mean, Y - y_mean
+        W, rank, cond = _least_squares(X, Y, alpha, rcond)
+        _warn_if_ill_posed(self, X.shape[0], X.shape[1], rank, cond, alpha)
+        self.coef_ = W
+        self.intercept_ = y_mean - x_mean @ W if self._fit_bias else np.zeros(Y.shape[1])
+        self.rank_ = rank
+        self.condition_number_ = cond
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef_ + self.intercept_
+
+
+class LinearSolver(AffineSolver):
+    """Least squares without a bias: ``Y ~ X W`` (ridge optional).
+
+    Use it when both spaces are already centred (e.g. ``standard`` or ``center`` preprocessing
+    on both sides, the translator's default), where a bias would only add noise. Parameters and
+    attributes are those of :class:`AffineSolver`; ``intercept_`` is all zeros.
+    """
+
+    name = "linear"
+    _fit_bias = False
+
+
+class OrthogonalSolver(Solver):
+    """Orthogonal Procrustes: ``R = U V^T`` from the SVD ``X^T Y = U S V^T``.
+
+    ``R`` minimises ``||X R - Y||_F`` over orthogonal matrices: the map may rotate and reflect
+    but never stretch, so it cannot overfit the anchors even when n < d. When ``d_x != d_y`` the
+    smaller side is zero-padded to ``d = max(d_x, d_y)`` and the output truncated to ``d_y``.
+
+    Parameters
+    ----------
+    scale : bool, default False
+        Also fit one global factor ``s = trace(S) / ||X||_F^2`` (the optimal isotropic scale).
+
+    Attributes
+    ----------
+    rotation_ : ndarray of shape (d, d)
+        The orthogonal matrix on the padded spaces.
+    scale_ : float
+        The global factor (1.0 unless ``scale=True``).
+    """
+
+    name = "orthogonal"
+
+    def __init__(self, *, scale: bool = False) -> None:
+        _check_bool(scale, "scale")
+        self.scale = scale
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        use_scale = _check_bool(self.scale, "scale")
+        d = max(X.shape[1], Y.shape[1])
+        # X^T Y padded is the same as padding X and Y first: zero columns give zero rows/columns.
+        R, s = _polar(_pad_square(X.T @ Y, d))
+        self.rotation_ = R
+        norm2 = float(np.einsum("ij,ij->", X, X))
+        self.scale_ = float(s.sum() / norm2) if use_scale and norm2 > 0 else 1.0
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return self.scale_ * (X @ self.rotation_[:X.shape[1], :self.n_features_out_])
+
+
+class LstsqOrthoSolver(Solver):
+    """The least-squares map, projected onto the nearest orthogonal matrix.
+
+    Fits ``W`` by (ridge) least squares without a bias, zero-pads it to square ``d x d``
+    (``d = max(d_x, d_y)``) and replaces it by its polar factor ``U V^T`` (the orthogonal matrix
+    closest to ``W`` in Frobenius norm). Unlike Procrustes, the rotation is chosen to agree with the
+    unconstrained regression rather than to maximise ``trace(R^T X^T Y)`` directly.
+
+    Parameters
+    ----------
+    alpha : float, default 0.0
+        Ridge strength of the least-squares step.
+    rcond : float or None
+        As for :class:`AffineSolver`.
+
+    Attributes
+    ----------
+    rotation_ : ndarray of shape (d, d)
+    rank_ : int
+    condition_number_ : float
+    """
+
+    name = "lstsq-ortho"
+
+    def __init__(self, *, alpha: float = 0.0, rcond: float | None = None) -> None:
+        _check_alpha(alpha)
+        _check_rcond(rcond)
+        self.alpha = alpha
+        self.rcond = rcond
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        alpha = _check_alpha(self.alpha)
+        W, rank, cond = _least_squares(X, Y, alpha, _check_rcond(self.rcond))
+        _warn_if_ill_posed(self, X.shape[0], X.shape[1], rank, cond, alpha)
+        self.rotation_, _ = _polar(_pad_square(W, max(X.shape[1], Y.shape[1])))
+        self.rank_ = rank
+        self.condition_number_ = cond
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.rotation_[:X.shape[1], :self.n_features_out_]

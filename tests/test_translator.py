@@ -1,0 +1,338 @@
+"""Tests of the core Translator and Preprocessing (independent of the solver plugins: a small
+least-squares solver is registered here for the duration of each test)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from semalign_core import (
+    CorruptFileError,
+    DimensionMismatchError,
+    Embeddings,
+    EncoderMismatchError,
+    Fingerprint,
+    InvalidInputError,
+    NotFittedError,
+    Preprocessing,
+    Solver,
+    Translator,
+    hookimpl,
+)
+from semalign_core.fileio import read_arrays, write_arrays
+
+PROPS = settings(max_examples=40, deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow,
+                                        HealthCheck.function_scoped_fixture])
+CHAINS = ["none", "center", "standard", "l2", "center+l2", "standard+l2", "l2+standard",
+          "l2+center", "center+standard"]
+
+
+class LstsqSolver(Solver):
+    """Plain affine least squares via np.linalg.lstsq (a reference, not the plugin's code)."""
+
+    name = "test-lstsq"
+
+    def __init__(self, *, tag: str = "x") -> None:
+        self.tag = tag
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        A = np.column_stack([X, np.ones(len(X))])
+        self.coef_ = np.linalg.lstsq(A, Y, rcond=None)[0]
+        self.note_ = "fitted"
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef_[:-1] + self.coef_[-1]
+
+
+class _Plugin:
+    @hookimpl
+    def register_solvers(self, register):  # type: ignore[no-untyped-def]
+        register("test-lstsq", LstsqSolver)
+
+
+@pytest.fixture(autouse=True)
+def _solver(semalign_register_plugin):
+    semalign_register_plugin(_Plugin(), "test-translator-solver")
+
+
+def fp(name: str, dim: int) -> Fingerprint:
+    return Fingerprint(name, "arch", "weights-v1", dim)
+
+
+def data(n: int = 40, dx: int = 6, dy: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, dx)).astype(np.float32)
+    Y = (X @ rng.normal(size=(dx, dy)) + 3.0 + 0.1 * rng.normal(size=(n, dy))).astype(np.float32)
+    return X, Y, rng
+
+
+def fitted(**kwargs) -> tuple[Translator, np.ndarray, np.ndarray, np.random.Generator]:
+    X, Y, rng = data()
+    src = Embeddings(X, [f"s{i}" for i in range(len(X))], fp("src", 6))
+    tgt = Embeddings(Y, [f"t{i}" for i in range(len(Y))], fp("tgt", 4))
+    return Translator("test-lstsq", **kwargs).fit(src, tgt), X, Y, rng
+
+
+# -- unfitted, mismatches ------------------------------------------------------------------------
+def test_unfitted_translator_refuses_everything(tmp_path):
+    t = Translator("test-lstsq")
+    X = np.zeros((2, 3), np.float32)
+    for action in (lambda: t.transform(X), lambda: next(t.iter_transform(X)),
+                   lambda: t.preprocess_target(X), lambda: t.preprocess_source(X),
+                   lambda: t.save(tmp_path / "t.safetensors")):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            action()
+    assert not (tmp_path / "t.safetensors").exists()
+
+
+def test_embeddings_from_another_encoder_are_refused():
+    t, X, Y, _ = fitted()
+    wrong_src = Embeddings(X, [str(i) for i in range(len(X))], fp("other", 6))
+    with pytest.raises(EncoderMismatchError, match="other"):
+        t.transform(wrong_src)
+    with pytest.raises(EncoderMismatchError):
+        next(t.iter_transform(wrong_src))
+    wrong_tgt = Embeddings(Y, [str(i) for i in range(len(Y))], fp("src", 4))
+    with pytest.raises(EncoderMismatchError):
+        t.preprocess_target(wrong_tgt)
+    # The right encoder, and bare arrays (no fingerprint to check), are accepted.
+    right = Embeddings(X, [str(i) for i in range(len(X))], fp("src", 6))
+    out = t.transform(right)
+    assert isinstance(out, Embeddings) and out.ids == right.ids and out.fingerprint is None
+    assert out.metadata["translated"]["to"] == fp("tgt", 4).to_dict()
+    np.testing.assert_array_equal(out.vectors, t.transform(X))
+
+
+def test_wrong_dimension_is_refused():
+    t, X, _Y, _ = fitted()
+    with pytest.raises(DimensionMismatchError, match="6-d source"):
+        t.transform(X[:, :5])
+    with pytest.raises(DimensionMismatchError, match="4-d target"):
+        t.preprocess_target(X)
+    with pytest.raises(InvalidInputError, match="2-D"):
+        t.transform(X[0])
+
+
+def test_bad_fit_input():
+    X, Y, _ = data()
+    with pytest.raises(DimensionMismatchError, match="paired"):
+        Translator("test-lstsq").fit(X, Y[:-1])
+    with pytest.raises(InvalidInputError, match="NaN"):
+        Translator("test-lstsq").fit(np.where(X > 1, np.nan, X), Y)
+    with pytest.raises(InvalidInputError, match="preprocessing step"):
+        Translator("test-lstsq", source_preprocessing="whiten").fit(X, Y)
+    with pytest.raises(InvalidInputError, match="solver_params"):
+        Translator(LstsqSolver(), solver_params={"tag": "y"}).fit(X, Y)
+    with pytest.raises(InvalidInputError, match="solver must be"):
+        Translator(42).fit(X, Y)  # type: ignore[arg-type]
+
+
+def test_fitting_does_not_mutate_a_solver_object():
+    X, Y, _ = data()
+    solver = LstsqSolver()
+    t = Translator(solver).fit(X, Y)
+    assert not solver.is_fitted and t.solver_ is not solver
+
+
+# -- translation -----------------------------------------------------------------------------------
+def test_output_lives_in_the_target_raw_space():
+    t, X, Y, _ = fitted()
+    # The anchors translate close to their targets in raw target units (not standardised ones).
+    err = np.abs(t.transform(X) - Y).mean()
+    assert err < 0.2 and np.abs(Y).mean() > 1.0
+
+
+@PROPS
+@given(batch=st.integers(1, 50), m=st.integers(0, 60))
+def test_iter_transform_batches_equal_transform(batch, m):
+    t, _, _, rng = fitted()
+    X_new = rng.normal(size=(m, 6)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        mm = np.lib.format.open_memmap(Path(tmp) / "x.npy", mode="w+", dtype=np.float32,
+                                       shape=(m, 6))
+        mm[:] = X_new
+        chunks = list(t.iter_transform(mm, batch_size=batch))
+        del mm
+    assert all(len(c) <= batch for c in chunks)
+    assert len(chunks) == -(-m // batch)
+    stacked = np.concatenate(chunks) if chunks else np.empty((0, 4), np.float32)
+    np.testing.assert_array_equal(stacked, t.transform(X_new))
+    assert t.transform(X_new).dtype == np.float32
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, True, "8"])
+def test_bad_batch_size(batch_size):
+    t, X, _, _ = fitted()
+    with pytest.raises(InvalidInputError, match="batch_size"):
+        next(t.iter_transform(X, batch_size=batch_size))
+
+
+@pytest.mark.parametrize("chain", CHAINS)
+def test_normalized_output_matches_preprocess_target(chain):
+    t, _X, Y, rng = fitted(target_preprocessing=chain)
+    X_new = rng.normal(size=(20, 6)).astype(np.float32)
+    raw = t.transform(X_new)
+    np.testing.assert_allclose(t.transform(X_new, normalized=True), t.preprocess_target(raw),
+                               rtol=1e-4, atol=1e-5)
+    # And the anchors' own targets, preprocessed, sit where the normalised output says.
+    np.testing.assert_allclose(t.preprocess_target(Y),
+                               Preprocessing(chain).fit(Y).transform(Y).astype(np.float32),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_preprocess_source_is_what_the_solver_saw():
+    t, X, _, _ = fitted(source_preprocessing="center+l2")
+    np.testing.assert_allclose(np.linalg.norm(t.preprocess_source(X), axis=1), 1.0, rtol=1e-5)
+
+
+# -- persistence -----------------------------------------------------------------------------------
+def test_save_load_round_trip_and_header(tmp_path):
+    t, _, _, rng = fitted(source_preprocessing="center+l2", target_preprocessing="standard")
+    path = t.save(tmp_path / "sub" / "t.safetensors")
+    loaded = Translator.load(path)
+    X_new = rng.normal(size=(9, 6)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.transform(X_new), t.transform(X_new))
+    assert loaded.source_fingerprint_ == fp("src", 6)
+    assert loaded.target_fingerprint_ == fp("tgt", 4)
+    assert loaded.solver_.note_ == "fitted" and loaded.n_anchors_ == 40
+    _, doc = read_arrays(path, format="semalign.translator", max_version=1)
+    assert doc["format_version"] == 1
+    assert doc["solver"]["name"] == "test-lstsq" and doc["solver"]["params"] == {"tag": "x"}
+    assert (doc["source_dim"], doc["target_dim"], doc["n_anchors"]) == (6, 4, 40)
+    assert doc["source_fingerprint"]["encoder"] == "src"
+    assert {"numpy", "semalign-core", "safetensors"} <= set(doc["versions"])
+    assert list(tmp_path.joinpath("sub").iterdir()) == [path]  # no temporary file left behind
+    with pytest.raises(EncoderMismatchError):
+        loaded.transform(Embeddings(X_new, [str(i) for i in range(9)], fp("other", 6)))
+
+
+def _rewrite(path: Path, out: Path, *, drop: str | None = None, **header_changes) -> Path:
+    arrays, doc = read_arrays(path, format="semalign.translator", max_version=1)
+    arrays = {k: v for k, v in arrays.items() if k != drop}
+    doc.update(header_changes)
+    fmt, version = doc.pop("format"), doc.pop("format_version")
+    return write_arrays(out, arrays, format=fmt, version=version, header=doc)
+
+
+def test_corrupt_files_raise_corrupt_file_error(tmp_path):
+    t, _, _, _ = fitted()
+    good = t.save(tmp_path / "good.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[:-50])
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a safetensors file at all")
+    emb = Embeddings(np.zeros((2, 3), np.float32), ["a", "b"]).save(tmp_path / "emb.st")
+    cases = {
+        "truncated": truncated,
+        "garbage": garbage,
+        "another format": emb,
+        "missing solver array": _rewrite(good, tmp_path / "a.st", drop="solver.coef_"),
+        "missing preprocessing array": _rewrite(good, tmp_path / "b.st", drop="source.0.scale"),
+        "missing header key": _rewrite(good, tmp_path / "c.st", target_dim=None),
+        "wrong dims in header": _rewrite(good, tmp_path / "d.st", target_dim=7),
+        "newer format": _rewrite(good, tmp_path / "e.st", format_version=99),
+    }
+    for what, path in cases.items():
+        with pytest.raises(CorruptFileError):
+            Translator.load(path)
+            pytest.fail(f"{what} was loaded")
+    with pytest.raises(FileNotFoundError):
+        Translator.load(tmp_path / "absent.safetensors")
+
+
+def test_failed_save_leaves_the_existing_file(tmp_path):
+    t, _, _, _ = fitted()
+    path = t.save(tmp_path / "t.safetensors")
+    before = path.read_bytes()
+    t.solver_.tag = object()  # not JSON-serialisable
+    with pytest.raises(InvalidInputError, match="JSON"):
+        t.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["t.safetensors"]
+
+
+def test_unregistered_solver_cannot_be_saved(tmp_path):
+    class Anonymous(LstsqSolver):
+        name = ""
+
+    X, Y, _ = data()
+    with pytest.raises(InvalidInputError, match="registered name"):
+        Translator(Anonymous()).fit(X, Y).save(tmp_path / "t.safetensors")
+
+
+def test_header_is_plain_json_without_pickle(tmp_path):
+    t, _, _, _ = fitted()
+    raw = t.save(tmp_path / "t.safetensors").read_bytes()
+    header_len = int.from_bytes(raw[:8], "little")
+    meta = json.loads(raw[8:8 + header_len])["__metadata__"]["semalign"]
+    assert json.loads(meta)["format"] == "semalign.translator"
+    assert b"pickle" not in raw and b"\x80\x04" not in raw[:8 + header_len]
+
+
+# -- preprocessing properties ----------------------------------------------------------------------
+@st.composite
+def anchor_sets(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    n, d = draw(st.integers(2, 30)), draw(st.integers(1, 8))
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=d) + rng.normal(size=d) * 5
+    if d > 1 and draw(st.booleans()):
+        A[:, 0] = 3.0  # a constant dimension: std 0 becomes 1
+    return A, rng
+
+
+@PROPS
+@given(anchors=anchor_sets(), chain=st.sampled_from([c for c in CHAINS if "l2" not in c]))
+def test_preprocessing_inverse_is_exact_without_l2(anchors, chain):
+    A, rng = anchors
+    pre = Preprocessing(chain).fit(A)
+    x = rng.normal(size=(10, A.shape[1])) * 7
+    np.testing.assert_allclose(pre.inverse_transform(pre.transform(x)), x, rtol=1e-10,
+                               atol=1e-10)
+
+
+@PROPS
+@given(anchors=anchor_sets(), chain=st.sampled_from([c for c in CHAINS if "l2" in c]))
+def test_preprocessing_inverse_with_l2(anchors, chain):
+    # l2 forgets the norm; its inverse restores the *mean anchor norm*. So:
+    # (1) inverse is a right inverse on the normalised space: T(T^-1(T(x))) == T(x) for any x;
+    # (2) T^-1(T(x)) == x exactly for x whose norm entering the l2 step is the mean anchor norm.
+    A, rng = anchors
+    pre = Preprocessing(chain).fit(A)
+    x = rng.normal(size=(10, A.shape[1])) * 7
+    z = pre.transform(x)
+    np.testing.assert_allclose(pre.transform(pre.inverse_transform(z)), z, rtol=1e-9, atol=1e-9)
+    k = pre.steps.index("l2")
+    before = Preprocessing(pre.steps[:k])
+    before.params_ = pre.params_[:k]
+    u = rng.normal(size=(10, A.shape[1]))
+    u *= pre.params_[k]["norm"] / np.linalg.norm(u, axis=1, keepdims=True)
+    x_on_sphere = before.inverse_transform(u)
+    np.testing.assert_allclose(pre.inverse_transform(pre.transform(x_on_sphere)), x_on_sphere,
+                               rtol=1e-8, atol=1e-8)
+
+
+def test_standard_scaling_keeps_constant_dimensions_finite():
+    A = np.column_stack([np.arange(5.0), np.full(5, 2.0)])
+    pre = Preprocessing("standard").fit(A)
+    np.testing.assert_array_equal(pre.params_[0]["scale"], [np.std(np.arange(5.0)), 1.0])
+    assert np.isfinite(pre.transform(A)).all()
+
+
+def test_l2_on_all_zero_anchors_is_refused():
+    with pytest.raises(InvalidInputError, match="all zero at the l2 step"):
+        Preprocessing("center+l2").fit(np.ones((4, 3)))
+
+
+def test_preprocessing_refuses_use_before_fit_and_unknown_steps():
+    with pytest.raises(NotFittedError):
+        Preprocessing("center").transform(np.zeros((1, 2)))
+    with pytest.raises(InvalidInputError, match="unknown preprocessing step"):
+        Preprocessing("center+pca")

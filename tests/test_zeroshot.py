@@ -1,0 +1,540 @@
+"""PromptSet, LabelIndex and ZeroShotClassifier on synthetic spaces with a known answer."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import semalign_core.zeroshot as zs
+from semalign_core import (
+    CorruptFileError,
+    DimensionMismatchError,
+    Embeddings,
+    Encoder,
+    EncoderMismatchError,
+    Fingerprint,
+    InvalidInputError,
+    NotFittedError,
+    Solver,
+    Translator,
+)
+from semalign_core.metrics import auroc, balanced_accuracy
+from semalign_core.zeroshot import LabelIndex, PromptSet, ZeroShotClassifier, ensemble_embedding
+
+faiss = pytest.importorskip("faiss")
+
+
+# -- test doubles ------------------------------------------------------------------------------
+class HashedBowEncoder(Encoder):
+    """Deterministic text encoder: sum of one fixed random vector per lower-cased word."""
+
+    name = "test-hashed-bow"
+    modality = "text"
+
+    def __init__(self, dim: int = 32, salt: str = "") -> None:
+        self.dim = dim
+        self.salt = salt
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return Fingerprint(self.name, "bag-of-words", f"salt:{self.salt}", self.dim)
+
+    def _word(self, word: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256((self.salt + word).encode()).digest()[:8], "little")
+        return np.random.default_rng(seed).normal(size=self.dim)
+
+    def encode_batch(self, items: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(items), self.dim))
+        for row, text in enumerate(items):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                out[row] += self._word(word)
+        return out.astype(np.float32)
+
+
+class LstsqSolver(Solver):
+    """Affine least squares; exact when the target is an affine image of the source."""
+
+    name = "test-lstsq"
+
+    def __init__(self) -> None:
+        pass
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        Xa = np.hstack([X, np.ones((len(X), 1))])
+        self.coef_ = np.linalg.lstsq(Xa, Y, rcond=None)[0]
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return np.hstack([X, np.ones((len(X), 1))]) @ self.coef_
+
+
+CLASSES = {"normal": ["no acute findings", "clear lungs"],
+           "pneumonia": ["pneumonia", "consolidation"],
+           "effusion": ["pleural effusion"]}
+TEMPLATES = ["a chest x-ray showing {finding}.", "{} is seen."]
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def world() -> dict:
+    """Target = text space; images' target vectors sit on a class prompt plus small noise;
+    the source (image) space is a random linear image (48-d) of the target (32-d)."""
+    rng = np.random.default_rng(0)
+    text = HashedBowEncoder(32)
+    prompts = PromptSet.from_templates(CLASSES, TEMPLATES)
+    raw = prompts.embed(text).astype(np.float64)
+    row = {t: i for i, t in enumerate(prompts.texts())}
+    M = rng.normal(size=(32, 48))
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = rng.integers(0, len(CLASSES), size=n)
+        Y = np.empty((n, 32))
+        for i, c in enumerate(y):
+            options = prompts.prompts[prompts.classes[c]]
+            Y[i] = raw[row[options[rng.integers(len(options))]]]
+        Y += 0.05 * rng.normal(size=Y.shape) * np.abs(Y).mean()
+        return Y @ M, Y, np.asarray(prompts.classes)[y]
+
+    X_anchor, Y_anchor, _ = sample(300)
+    X_test, Y_test, y_test = sample(240)
+    src_fp = Fingerprint("test-image", "linear", "none", 48)
+    anchors_src = Embeddings(X_anchor.astype(np.float32), [f"a{i}" for i in range(300)], src_fp)
+    anchors_tgt = Embeddings(Y_anchor.astype(np.float32), [f"t{i}" for i in range(300)],
+                             text.fingerprint)
+    translator = Translator(LstsqSolver()).fit(anchors_src, anchors_tgt)
+    images = Embeddings(X_test.astype(np.float32), [f"x{i}" for i in range(240)], src_fp)
+    return {"text": text, "prompts": prompts, "translator": translator, "images": images,
+            "labels": y_test, "Y_test": Y_test, "src_fp": src_fp}
+
+
+# -- PromptSet ---------------------------------------------------------------------------------
+def test_prompt_set_from_templates_fills_every_term_and_template():
+    ps = PromptSet.from_templates({"a": ["x", "y"], "b": "z"}, ["{finding} here", "see {}"])
+    assert ps.classes == ("a", "b")
+    assert ps.prompts["a"] == ("x here", "y here", "see x", "see y")
+    assert ps.prompts["b"] == ("z here", "see z")
+    assert not ps.is_multilabel and ps.negatives is None
+    assert PromptSet.from_dict(ps.to_dict()) == ps
+
+
+def test_prompt_set_multilabel_and_texts_are_unique():
+    ps = PromptSet.from_templates(["edema", "effusion"], "{} is present.",
+                                  negative_templates=["no {}.", "no {} is present."])
+    assert ps.is_multilabel
+    assert ps.negatives["edema"] == ("no edema.", "no edema is present.")
+    assert len(ps.texts()) == len(set(ps.texts())) == 6
+    shared = PromptSet({"a": ["p", "q"], "b": ["q"]})  # a text shared by two classes: once
+    assert shared.texts() == ("p", "q")
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({}, "empty"),
+    ({"a": []}, "no prompts"),
+    ({"a": ["p", "p"]}, "twice"),
+    ({"a": [""]}, "non-empty"),
+    ([("a", "p"), ("a", "q")], "duplicate class name"),
+    ({"": "p"}, "non-empty"),
+])
+def test_prompt_set_rejects_bad_prompts(bad, match):
+    with pytest.raises(InvalidInputError, match=match):
+        PromptSet(bad)
+
+
+def test_prompt_set_rejects_bad_templates_and_negatives():
+    with pytest.raises(InvalidInputError, match="duplicate class name"):
+        PromptSet.from_templates(["a", "a"], "{}")
+    with pytest.raises(InvalidInputError, match="no placeholder"):
+        PromptSet.from_templates(["a", "b"], "a chest x-ray")
+    with pytest.raises(InvalidInputError, match="placeholder"):
+        PromptSet.from_templates(["a"], "{other}")
+    with pytest.raises(InvalidInputError, match="missing negatives"):
+        PromptSet({"a": "p", "b": "q"}, negatives={"a": "no p"})
+    with pytest.raises(InvalidInputError, match="single string"):
+        PromptSet.from_templates("ab", "{}")
+
+
+def test_ensemble_is_mean_of_normalised_prompts_renormalised():
+    V = np.array([[3.0, 0.0], [0.0, 0.5]])
+    expected = np.array([1.0, 1.0]) / np.sqrt(2)  # norms do not weigh the prompts
+    np.testing.assert_allclose(ensemble_embedding(V), expected, rtol=1e-6)
+    with pytest.raises(InvalidInputError, match="cancel out"):
+        ensemble_embedding(np.array([[1.0, 0.0], [-2.0, 0.0]]))
+
+
+def test_class_embeddings_from_encoder_and_precomputed_agree():
+    text = HashedBowEncoder(16)
+    ps = PromptSet(CLASSES)
+    from_encoder = ps.class_embeddings(text)
+    pre = Embeddings(text.encode(list(ps.texts()), progress=False).vectors[::-1],
+                     list(ps.texts())[::-1])  # any order: looked up by id
+    np.testing.assert_allclose(ps.class_embeddings(pre), from_encoder, rtol=1e-6)
+    V = ps.embed(text)
+    manual = _unit(np.stack([_unit(V[[ps.texts().index(t) for t in ps.prompts[c]]]).mean(0)
+                             for c in ps.classes]))
+    np.testing.assert_allclose(from_encoder, manual, rtol=1e-5)
+    with pytest.raises(InvalidInputError, match="no precomputed embedding"):
+        ps.class_embeddings(pre.subset([0, 1]))
+
+
+# -- LabelIndex --------------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_label_index_matches_brute_force_argmax(data):
+    n_labels = data.draw(st.integers(1, 12))
+    dim = data.draw(st.integers(1, 10))
+    floats = st.floats(-10, 10, allow_nan=False, width=32)
+    E = data.draw(hnp.arrays(np.float32, (n_labels, dim), elements=floats))
+    Q = data.draw(hnp.arrays(np.float32, (data.draw(st.integers(0, 20)), dim), elements=floats))
+    index = LabelIndex([f"L{i}" for i in range(n_labels)], E, device="cpu")
+    brute = Q.astype(np.float64) @ E.astype(np.float64).T
+    tol = 1e-4 * (1.0 + np.abs(brute).max(initial=0.0))
+    labels, scores = index.search(Q, k=1)
+    idx = np.array([int(label[1:]) for label in labels[:, 0]], dtype=np.int64)
+    # the chosen label scores the maximum (exact ties may pick any of the tied labels)
+    np.testing.assert_allclose(brute[np.arange(len(Q)), idx], brute.max(axis=1, initial=-1e30)
+                               if len(Q) else [], atol=tol)
+    np.testing.assert_allclose(scores[:, 0], brute.max(axis=1) if len(Q) else [], atol=tol)
+    np.testing.assert_allclose(index.scores(Q), brute, atol=tol)
+    k = data.draw(st.integers(1, n_labels))
+    _, top = index.search(Q, k=k)
+    assert (np.diff(top, axis=1) <= tol).all()  # best first
+
+
+def test_label_index_remembers_prompts_and_round_trips(tmp_path):
+    text = HashedBowEncoder(16)
+    ps = PromptSet.from_templates(CLASSES, TEMPLATES)
+    index = LabelIndex.from_prompts(ps, text, device="cpu")
+    assert index.labels == ps.classes and index.prompts == ps.prompts
+    path = index.save(tmp_path / "labels.safetensors")
+    from safetensors import safe_open  # the file is plain safetensors: no pickle anywhere
+
+    with safe_open(str(path), framework="numpy") as fh:
+        assert set(fh.keys()) == {"embeddings"}
+    loaded = LabelIndex.load(path, device="cpu")
+    assert loaded.labels == index.labels and loaded.prompts == index.prompts
+    np.testing.assert_array_equal(loaded.embeddings, index.embeddings)
+    Q = np.random.default_rng(1).normal(size=(9, 16)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.search(Q, 2)[0], index.search(Q, 2)[0])
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic write left no temporary behind
+
+
+def test_label_index_load_rejects_damaged_and_foreign_files(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(CorruptFileError):
+        LabelIndex.load(bad)
+    other = Embeddings(np.eye(2, dtype=np.float32), ["a", "b"]).save(tmp_path / "e.safetensors")
+    with pytest.raises(CorruptFileError, match="expected 'semalign.label_index'"):
+        LabelIndex.load(other)
+
+
+def test_label_index_rejects_bad_input():
+    E = np.eye(3, dtype=np.float32)
+    with pytest.raises(InvalidInputError, match="duplicate"):
+        LabelIndex(["a", "a", "b"], E)
+    with pytest.raises(DimensionMismatchError, match="3 embeddings"):
+        LabelIndex(["a", "b"], E)
+    with pytest.raises(InvalidInputError, match="at least one label"):
+        LabelIndex([], np.zeros((0, 3), np.float32))
+    index = LabelIndex(["a", "b", "c"], E, device="cpu")
+    with pytest.raises(DimensionMismatchError, match="3-d label"):
+        index.search(np.ones((1, 4), np.float32))
+    for k in (0, 4, 1.5):
+        with pytest.raises(InvalidInputError, match="k must be"):
+            index.search(np.ones((1, 3), np.float32), k=k)
+    with pytest.raises(InvalidInputError, match="device"):
+        LabelIndex(["a", "b", "c"], E, device="gpu")
+    with pytest.raises(InvalidInputError, match="NaN"):
+        index.search(np.full((1, 3), np.nan, np.float32))
+
+
+# -- device selection (covered on CPU with a fake GPU) --------------------------------------------
+class _FakeGpuIndex:
+    """Stands in for a GPU flat IP index: a CPU index that records its use."""
+
+    def __init__(self, dim: int) -> None:
+        self.inner = faiss.IndexFlatIP(dim)
+        self.searches = 0
+
+    def add(self, x):
+        self.inner.add(x)
+
+    def search(self, x, k):
+        self.searches += 1
+        return self.inner.search(x, k)
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    made = []
+
+    def factory(faiss_module, dim):
+        made.append(_FakeGpuIndex(dim))
+        return made[-1], object()
+
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "StandardGpuResources", object, raising=False)
+    monkeypatch.setattr(zs, "_make_gpu_index", factory)
+    return made
+
+
+def test_auto_device_uses_gpu_when_faiss_sees_one(fake_gpu):
+    E = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    gpu = LabelIndex(list("abcde"), E, device="auto")
+    assert gpu.device_ == "cuda" and len(fake_gpu) == 1
+    cpu = LabelIndex(list("abcde"), E, device="cpu")
+    assert cpu.device_ == "cpu" and len(fake_gpu) == 1
+    Q = np.random.default_rng(1).normal(size=(7, 8)).astype(np.float32)
+    np.testing.assert_array_equal(gpu.search(Q, 3)[0], cpu.search(Q, 3)[0])
+    assert fake_gpu[0].searches == 1
+    assert LabelIndex(list("abcde"), E, device="cuda").device_ == "cuda"
+
+
+def test_gpu_scores_fall_back_to_dense_product_beyond_the_gpu_k_limit(fake_gpu, monkeypatch):
+    monkeypatch.setattr(zs, "_GPU_MAX_K", 2)
+    E = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    index = LabelIndex(list("abcde"), E, device="auto")
+    Q = np.random.default_rng(1).normal(size=(4, 8)).astype(np.float32)
+    np.testing.assert_allclose(index.scores(Q), Q @ E.T, rtol=1e-5)
+    assert fake_gpu[0].searches == 0
+
+
+def test_cpu_only_machine_falls_back_and_cuda_raises(monkeypatch):
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 0, raising=False)
+    E = np.eye(2, dtype=np.float32)
+    assert LabelIndex(["a", "b"], E, device="auto").device_ == "cpu"
+    with pytest.raises(InvalidInputError, match="sees no GPU"):
+        LabelIndex(["a", "b"], E, device="cuda")
+
+
+def test_broken_gpu_runtime_counts_as_no_gpu(monkeypatch):
+    def broken():
+        raise RuntimeError("CUDA driver version is insufficient")
+
+    monkeypatch.setattr(faiss, "get_num_gpus", broken)
+    monkeypatch.setattr(faiss, "StandardGpuResources", object, raising=False)
+    assert LabelIndex(["a"], np.ones((1, 2), np.float32)).device_ == "cpu"
+
+
+def test_missing_faiss_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    with pytest.raises(ImportError, match=r"semalign-core\[faiss\]"):
+        LabelIndex(["a"], np.ones((1, 2), np.float32))
+
+
+@pytest.mark.skipif(zs._faiss_num_gpus(faiss) == 0, reason="FAISS sees no GPU on this machine")
+def test_real_gpu_index_matches_cpu():
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(50, 64)).astype(np.float32)
+    Q = rng.normal(size=(1000, 64)).astype(np.float32)
+    gpu = LabelIndex([str(i) for i in range(50)], E, device="cuda")
+    cpu = LabelIndex([str(i) for i in range(50)], E, device="cpu")
+    assert gpu.device_ == "cuda"
+    np.testing.assert_allclose(gpu.scores(Q), cpu.scores(Q), rtol=1e-4, atol=1e-4)
+    agree = (gpu.search(Q, 1)[0] == cpu.search(Q, 1)[0]).mean()
+    assert agree > 0.999
+
+
+# -- ZeroShotClassifier ------------------------------------------------------------------------
+def test_known_answer_is_perfect(world):
+    clf = ZeroShotClassifier(world["translator"], world["text"], world["prompts"], device="cpu")
+    y = world["labels"]
+    assert (clf.predict(world["images"]) == y).all()
+    assert balanced_accuracy(y, clf.predict(world["images"])) == 1.0
+    proba = clf.predict_proba(world["images"])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert auroc(y, proba, labels=clf.classes_) == 1.0
+    assert list(clf.classes_) == list(CLASSES)
+
+
+def test_scores_are_cosines_in_the_target_preprocessed_space(world):
+    t, text, ps = world["translator"], world["text"], world["prompts"]
+    clf = ZeroShotClassifier(t, text, ps, device="cpu")
+    Z = _unit(t.transform(world["images"].vectors, normalized=True).astype(np.float64))
+    P = t.preprocess_target(ps.embed(text)).astype(np.float64)
+    C = np.stack([ensemble_embedding(P[[ps.texts().index(p) for p in ps.prompts[c]]])
+                  for c in ps.classes])
+    expected = Z @ C.T
+    np.testing.assert_allclose(clf.decision_scores(world["images"]), expected, atol=1e-5)
+    logits = expected / 0.05
+    soft = np.exp(logits - logits.max(1, keepdims=True))
+    soft /= soft.sum(1, keepdims=True)
+    proba = ZeroShotClassifier(t, text, ps, temperature=0.05,
+                               device="cpu").predict_proba(world["images"])
+    np.testing.assert_allclose(proba, soft, atol=1e-5)
+    # raw space: translated into the text encoder's own space, prompts not preprocessed
+    raw = ZeroShotClassifier(t, text, ps, space="raw", device="cpu")
+    Zr = _unit(t.transform(world["images"].vectors).astype(np.float64))
+    Cr = ps.class_embeddings(text).astype(np.float64)
+    np.testing.assert_allclose(raw.decision_scores(world["images"]), Zr @ Cr.T, atol=1e-5)
+
+
+def test_streams_in_batches_with_identical_results(world, monkeypatch):
+    t = world["translator"]
+    whole = ZeroShotClassifier(t, world["text"], world["prompts"], device="cpu")
+    small = ZeroShotClassifier(t, world["text"], world["prompts"], batch_size=7, device="cpu")
+    sizes: list[int] = []
+    original = Translator.iter_transform
+
+    def spy(self, *args, **kwargs):
+        for chunk in original(self, *args, **kwargs):
+            sizes.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(Translator, "iter_transform", spy)
+    np.testing.assert_allclose(small.decision_scores(world["images"]),
+                               whole.decision_scores(world["images"]), atol=1e-6)
+    assert sorted(sizes)[-1] == 240 and sorted(sizes)[-2] == 7  # one whole pass, 7-row chunks
+    sizes.clear()
+    predicted = small.predict(world["images"])
+    assert max(sizes) == 7 and sum(sizes) == 240
+    np.testing.assert_array_equal(predicted, whole.predict(world["images"]))
+    empty = small.predict_proba(np.zeros((0, 48), np.float32))
+    assert empty.shape == (0, 3)
+    assert small.predict(np.zeros((0, 48), np.float32)).shape == (0,)
+
+
+def test_precomputed_prompt_and_class_embeddings(world):
+    t, text, ps = world["translator"], world["text"], world["prompts"]
+    reference = ZeroShotClassifier(t, text, ps, device="cpu").decision_scores(world["images"])
+    prompt_emb = text.encode(list(ps.texts()), ids=list(ps.texts()), progress=False)
+    via_prompts = ZeroShotClassifier(t, prompt_emb, ps, device="cpu")
+    np.testing.assert_allclose(via_prompts.decision_scores(world["images"]), reference,
+                               atol=1e-6)
+    # one precomputed vector per class: ids are the class names
+    one_each = Embeddings(prompt_emb.vectors[[ps.texts().index(ps.prompts[c][0])
+                                              for c in ps.classes]], ps.classes,
+                          text.fingerprint)
+    per_class = ZeroShotClassifier(t, one_each, device="cpu")
+    assert list(per_class.classes_) == list(ps.classes)
+    Z = _unit(t.transform(world["images"].vectors, normalized=True).astype(np.float64))
+    C = _unit(t.preprocess_target(one_each.vectors).astype(np.float64))
+    np.testing.assert_allclose(per_class.decision_scores(world["images"]), Z @ C.T, atol=1e-5)
+    with pytest.raises(InvalidInputError, match="prompts are required"):
+        ZeroShotClassifier(t, text)
+
+
+def test_rebuilds_class_embeddings_when_the_translator_is_refitted(world):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(100, 48)).astype(np.float32)
+    Y = rng.normal(size=(100, 32)).astype(np.float32)
+    t = Translator(LstsqSolver()).fit(X, Y)
+    clf = ZeroShotClassifier(t, world["text"], world["prompts"], device="cpu")
+    before = clf.decision_scores(X[:5])
+    t.fit(X, Y + 3.0)  # moves the target preprocessing (mean)
+    fresh = ZeroShotClassifier(t, world["text"], world["prompts"], device="cpu")
+    np.testing.assert_allclose(clf.decision_scores(X[:5]), fresh.decision_scores(X[:5]))
+    assert not np.allclose(before, fresh.decision_scores(X[:5]))
+
+
+def _multilabel_classifier() -> tuple[ZeroShotClassifier, PromptSet, HashedBowEncoder]:
+    text = HashedBowEncoder(24)
+    ps = PromptSet.from_templates(["edema", "effusion", "pneumothorax"], "{} is present",
+                                  negative_templates="no {}")
+    emb = ps.embed(text)
+    t = Translator("identity", source_preprocessing="none",
+                   target_preprocessing="none").fit(emb, emb)
+    return ZeroShotClassifier(t, text, ps, device="cpu"), ps, text
+
+
+def test_multilabel_known_answer():
+    clf, ps, text = _multilabel_classifier()
+    pos = text.encode([ps.prompts[f][0] for f in ps.classes], progress=False).vectors
+    neg = text.encode([ps.negatives[f][0] for f in ps.classes], progress=False).vectors
+    p_pos, p_neg = clf.predict_proba(pos), clf.predict_proba(neg)
+    assert (np.diag(p_pos) > 0.5).all() and (np.diag(p_neg) < 0.5).all()
+    np.testing.assert_array_equal(np.diag(clf.predict(pos)), 1)
+    np.testing.assert_array_equal(np.diag(clf.predict(neg)), 0)
+    # the probability is the softmax over (positive, negative) similarities
+    Z = _unit(pos.astype(np.float64))
+    P = ps.class_embeddings(text).astype(np.float64)
+    N = ps.class_embeddings(text, negative=True).astype(np.float64)
+    sp, sn = (Z @ P.T) / clf.temperature, (Z @ N.T) / clf.temperature
+    np.testing.assert_allclose(p_pos, np.exp(sp) / (np.exp(sp) + np.exp(sn)), atol=1e-5)
+    assert clf.negative_index is not None and clf.negative_index.prompts == ps.negatives
+
+
+@settings(max_examples=40, deadline=None)
+@given(X=hnp.arrays(np.float32, st.tuples(st.integers(0, 8), st.just(24)),
+                    elements=st.floats(-1e3, 1e3, width=32)),
+       temperature=st.floats(1e-4, 10.0))
+def test_multilabel_probabilities_lie_in_unit_interval(X, temperature):
+    clf, _, _ = _multilabel_classifier()
+    clf.temperature = temperature
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    assert np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()
+
+
+# -- errors ------------------------------------------------------------------------------------
+def test_unfitted_translator_is_refused(world):
+    with pytest.raises(NotFittedError, match="not fitted"):
+        ZeroShotClassifier(Translator(LstsqSolver()), world["text"], world["prompts"])
+
+
+def test_dimension_mismatch_is_refused(world):
+    rng = np.random.default_rng(0)
+    t = Translator(LstsqSolver()).fit(rng.normal(size=(50, 8)), rng.normal(size=(50, 32)))
+    with pytest.raises(DimensionMismatchError, match="32-d target vectors but the prompt"):
+        ZeroShotClassifier(t, HashedBowEncoder(16), world["prompts"])
+    pre = Embeddings(np.ones((3, 16), np.float32), list(CLASSES))
+    with pytest.raises(DimensionMismatchError):
+        ZeroShotClassifier(t, pre)
+
+
+def test_wrong_text_encoder_is_refused(world):
+    with pytest.raises(EncoderMismatchError, match="target encoder"):
+        ZeroShotClassifier(world["translator"], HashedBowEncoder(32, salt="other"),
+                           world["prompts"])
+
+
+def test_images_from_another_encoder_are_refused(world):
+    clf = ZeroShotClassifier(world["translator"], world["text"], world["prompts"], device="cpu")
+    other = Embeddings(world["images"].vectors, world["images"].ids,
+                       Fingerprint("other-image", "linear", "none", 48))
+    with pytest.raises(EncoderMismatchError):
+        clf.predict(other)
+    with pytest.raises(DimensionMismatchError):
+        clf.predict(np.ones((2, 40), np.float32))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"space": "text"}, "space"),
+    ({"temperature": 0.0}, "temperature"),
+    ({"temperature": float("nan")}, "temperature"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"device": "tpu"}, "device"),
+])
+def test_bad_options_are_refused(world, kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        ZeroShotClassifier(world["translator"], world["text"], world["prompts"], **kwargs)
+
+
+def test_bad_text_source_is_refused(world):
+    class ImageEncoder(HashedBowEncoder):
+        modality = "image"
+
+    with pytest.raises(InvalidInputError, match="text encoder"):
+        ZeroShotClassifier(world["translator"], ImageEncoder(32), world["prompts"])
+    with pytest.raises(InvalidInputError, match="text_encoder must be"):
+        ZeroShotClassifier(world["translator"], np.ones((3, 32)), world["prompts"])
+
+
+def test_importing_the_core_modules_loads_neither_torch_nor_faiss_nor_sklearn():
+    code = ("import sys, semalign_core.zeroshot, semalign_core.stitching, "
+            "semalign_core.metrics; "
+            "print(sorted(m for m in ('torch', 'faiss', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
