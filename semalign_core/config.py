@@ -79,7 +79,7 @@ class EncodersConfig(_Model):
 
 
 class GroupSplitSpec(_Model):
-    """Re-split a dataset by group before filtering (see :func:`semalign_core.data.split_by_group`)."""
+    """Re-split a dataset by group before filtering (:func:`semalign_core.data.split_by_group`)."""
 
     test_size: float = Field(0.5, gt=0, lt=1)
     seed: int = 0
@@ -114,13 +114,18 @@ class DatasetSpec(_Model):
 
 
 class PairingSpec(_Model):
-    """Pair every anchor-pool item with a text of the same label drawn from ``dataset``.
+    """Pair every anchor-pool item with texts of its own label drawn from ``dataset``.
 
-    For data without per-item reports (class-level pairing, as in the pneumonia demo).
+    For data without per-item reports (class-level pairing, as in the pneumonia demo). For each
+    run seed, the texts of each class are shuffled; a ``holdout`` fraction is kept out of the
+    pairing (available to ``task.class_texts`` with ``holdout: true``) and each pool item gets
+    the L2-normalised mean embedding of ``k`` random texts of its class from the rest.
     """
 
     dataset: DatasetSpec
     by: Literal["label"] = "label"
+    k: int = Field(1, ge=1)
+    holdout: float = Field(0.0, ge=0, lt=1)
     seed: int = 0
 
 
@@ -169,11 +174,22 @@ class TranslatorConfig(_Model):
 
 
 class ClassTextsSpec(_Model):
-    """Class embeddings from real texts: every text of a class in ``dataset`` (by label)."""
+    """Class embeddings from real texts of each class (by label).
 
-    dataset: DatasetSpec
+    Either every text of ``dataset``, or (``holdout: true``) the texts that
+    ``anchors.texts.holdout`` kept out of the pairing for the current seed.
+    """
+
+    dataset: DatasetSpec | None = None
+    holdout: bool = False
     max_per_class: int | None = Field(None, ge=1)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ClassTextsSpec:
+        if (self.dataset is None) == (not self.holdout):
+            raise ValueError("give exactly one of 'dataset' or 'holdout: true'")
+        return self
 
 
 class ZeroShotTask(_Model):
@@ -270,6 +286,12 @@ class ExperimentConfig(_Model):
 
     @model_validator(mode="after")
     def _metrics(self) -> ExperimentConfig:
+        task = self.task
+        if (isinstance(task, ZeroShotTask) and task.class_texts is not None
+                and task.class_texts.holdout
+                and (self.anchors.texts is None or self.anchors.texts.holdout <= 0)):
+            raise ValueError("task.class_texts.holdout needs anchors.texts.holdout > 0 (the "
+                             "fraction of texts kept out of the pairing)")
         allowed = (FIDELITY_METRICS if self.task.kind == "translation"
                    else CLASSIFICATION_METRICS)
         metrics = self.evaluation.metrics

@@ -11,7 +11,8 @@ A **manifest** is a table with one row per item. Columns (names can be remapped)
 
 CSV is read with the standard library; Parquet needs pandas and pyarrow (the
 ``semalign-core[experiments]`` extra), imported only when a Parquet file is read or written.
-An image folder (``root/<class>/<image>``) becomes a manifest with :meth:`Manifest.from_image_folder`.
+An image folder (``root/<class>/<image>``) becomes a manifest with
+:meth:`Manifest.from_image_folder`.
 
 >>> m = Manifest([Record("a", text="clear lungs", labels=("normal",)),
 ...               Record("b", text="right lower lobe consolidation", labels=("pneumonia",))])

@@ -74,36 +74,63 @@ def load_dataset(spec: DatasetSpec, config: ExperimentConfig | None = None,
     return manifest
 
 
-def pair_by_label(pool: Manifest, texts: Manifest, *, seed: int = 0) -> Manifest:
-    """Give each pool item a text of its own label, drawn from ``texts`` (class-level pairing).
+def pair_by_label(labels: Sequence[str], texts_by_label: Mapping[str, Sequence[str]], *,
+                  k: int = 1, seed: int = 0) -> list[list[str]]:
+    """Give each item ``k`` texts of its own label (class-level pairing).
 
-    Texts of a class are dealt out in a seeded random order without replacement, and reused
-    (reshuffled) only when a class has more items than texts.
+    Parameters
+    ----------
+    labels : sequence of str
+        One label per item.
+    texts_by_label : mapping
+        Label -> candidate text ids.
+    k : int
+        Texts per item, distinct within an item (all of them when a class has fewer).
+    seed : int
+
+    Returns
+    -------
+    list of list of str
+        The text ids of each item.
 
     Raises
     ------
     InvalidInputError
-        A pool item is unlabelled, or a label has no text.
+        A label without candidate texts.
     """
-    by_label: dict[str, list[str]] = {}
-    for record in texts:
-        if record.text and len(record.labels) == 1:
-            by_label.setdefault(record.labels[0], []).append(record.text)
     rng = np.random.default_rng(seed)
-    labels = pool.labels()
-    assigned: dict[str, str] = {}
-    for label in sorted(set(labels.tolist())):
-        available = by_label.get(label)
-        if not available:
+    out = []
+    for label in labels:
+        candidates = texts_by_label.get(label)
+        if not candidates:
             raise InvalidInputError(f"no text with label {label!r} to pair with (text labels: "
-                                    f"{sorted(by_label)})")
-        members = [r.id for r, lab in zip(pool, labels, strict=True) if lab == label]
-        order: list[int] = []
-        while len(order) < len(members):
-            order.extend(rng.permutation(len(available)).tolist())
-        for item_id, j in zip(members, order, strict=False):
-            assigned[item_id] = available[j]
-    return pool.with_text(assigned)
+                                    f"{sorted(texts_by_label)})")
+        take = min(k, len(candidates))
+        out.append([candidates[j] for j in rng.choice(len(candidates), take, replace=False)])
+    return out
+
+
+def split_texts(text_labels: Mapping[str, str], holdout: float, seed: int
+                ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per label, shuffle the text ids and keep a ``holdout`` fraction apart.
+
+    Returns ``(pairing, held_out)``, each label -> text ids (the held-out part is disjoint from
+    the pairing part, so class embeddings built from it never reuse an anchor's text).
+    """
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[str]] = {}
+    for text_id, label in text_labels.items():
+        by_label.setdefault(label, []).append(text_id)
+    pairing, held = {}, {}
+    for label in sorted(by_label):
+        ids = by_label[label]
+        order = [ids[j] for j in rng.permutation(len(ids))]
+        cut = round(len(ids) * holdout)
+        if holdout > 0 and (cut == 0 or cut == len(ids)):
+            raise InvalidInputError(f"label {label!r} has {len(ids)} text(s): too few to hold "
+                                    f"out a fraction {holdout} and pair with the rest")
+        held[label], pairing[label] = order[:cut], order[cut:]
+    return pairing, held
 
 
 def build_encoder(name: str, options: Mapping[str, Any], *,
@@ -167,7 +194,7 @@ class RunContext:
     pool: Manifest
     evaluation: Manifest
     pool_source: Embeddings
-    pool_target: Embeddings
+    pool_target: Embeddings | None
     eval_source: Embeddings
     eval_target: Embeddings | None = None
     classes: list[str] = field(default_factory=list)
@@ -231,69 +258,91 @@ def _class_order(classes: Sequence[str], positive: str | None) -> list[str]:
     return ordered
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _class_mean(vectors: np.ndarray) -> np.ndarray:
+    """Unit mean of unit rows: one class's ensemble from one source of texts."""
+    return _unit(_unit(np.asarray(vectors, dtype=np.float64)).mean(axis=0))
+
+
 def _prepare_zero_shot(ctx: RunContext, task: ZeroShotTask, cache_dir: Path) -> None:
     from .zeroshot import PromptSet
 
     config = ctx.config
-    sources: list[dict[str, list[str]]] = []
+    fixed: list[dict[str, np.ndarray]] = []  # per text source: class -> unit ensemble vector
+    classes: set[str] = set()
     if task.prompts is not None:
-        if task.templates:
-            ps = PromptSet.from_templates(task.prompts, task.templates)
-        else:
-            ps = PromptSet(task.prompts)
-        sources.append({k: list(v) for k, v in ps.prompts.items()})
-        ctx.task_state["prompt_set"] = ps
-    if task.class_texts is not None:
-        manifest = load_dataset(task.class_texts.dataset, config)
-        # texts already paired with anchors must not also define the classes (leakage)
-        used = {r.text for r in ctx.pool}
-        rng = np.random.default_rng(task.class_texts.seed)
+        ps = (PromptSet.from_templates(task.prompts, task.templates) if task.templates
+              else PromptSet(task.prompts))
+        texts = list(ps.texts())
+        emb = _encode_texts(ctx.target, texts, cache_dir, ctx.cache_stats, "prompts", config)
+        ctx.task_state.update(prompt_set=ps, prompt_embeddings=emb)
+        fixed.append({c: _class_mean(emb.subset(list(p)).vectors)
+                      for c, p in ps.prompts.items()})
+        classes.update(ps.classes)
+    spec = task.class_texts
+    if spec is not None and spec.dataset is not None:
+        manifest = load_dataset(spec.dataset, config)
         grouped: dict[str, list[str]] = {}
         for record in manifest:
-            if record.text and len(record.labels) == 1 and record.text not in used:
+            if record.text and len(record.labels) == 1:
                 grouped.setdefault(record.labels[0], []).append(record.text)
-        if task.class_texts.max_per_class is not None:
-            grouped = {k: [v[i] for i in sorted(rng.permutation(len(v))[
-                :task.class_texts.max_per_class])] for k, v in grouped.items()}
-        sources.append(grouped)
-    classes = sorted({c for s in sources for c in s})
-    if task.prompts is not None and task.class_texts is not None:
-        missing = set(classes) - set(sources[0]) | set(classes) - set(sources[1])
+        grouped = _limit(grouped, spec.max_per_class, spec.seed)
+        emb = _encode_texts(ctx.target, [t for v in grouped.values() for t in v], cache_dir,
+                            ctx.cache_stats, "class_texts", config)
+        fixed.append({c: _class_mean(emb.subset(list(dict.fromkeys(v))).vectors)
+                      for c, v in grouped.items()})
+        classes.update(grouped)
+    if spec is not None and spec.holdout:
+        classes.update(ctx.task_state["text_labels"].values())
+    ctx.task_state["fixed_class_sources"] = fixed
+    ctx.classes = _class_order(sorted(classes), task.positive_label)
+    for source in fixed:
+        missing = sorted(set(ctx.classes) - set(source))
         if missing:
-            raise InvalidInputError(f"classes {sorted(missing)} have prompts or class texts "
-                                    f"but not both")
-    ctx.classes = _class_order(classes, task.positive_label)
-    all_texts = [t for s in sources for texts in s.values() for t in texts]
-    text_emb = _encode_texts(ctx.target, all_texts, cache_dir, ctx.cache_stats,
-                             "class_texts", config)
-    ctx.task_state["text_embeddings"] = text_emb
-    if task.ensemble == "raw" or task.class_texts is not None:
-        # each text source gets equal weight: mean of unit vectors per class, renormalised,
-        # then the sources are averaged (a few prompts are not drowned by hundreds of reports)
-        def unit(v: np.ndarray) -> np.ndarray:
-            return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-        rows = []
-        for cls in ctx.classes:
-            parts = [unit(unit(text_emb.subset(s[cls]).vectors.astype(np.float64)).mean(0))
-                     for s in sources]
-            rows.append(unit(np.mean(parts, axis=0)))
-        ctx.task_state["class_embeddings"] = Embeddings(
-            np.asarray(rows, np.float32), ctx.classes, text_emb.fingerprint)
+            raise InvalidInputError(f"classes {missing} have no prompt or class text in one of "
+                                    f"the task's text sources")
 
 
-def _zero_shot(ctx: RunContext, translator: Any) -> dict[str, Any]:
+def _limit(grouped: dict[str, list[str]], limit: int | None, seed: int) -> dict[str, list[str]]:
+    if limit is None:
+        return grouped
+    rng = np.random.default_rng(seed)
+    return {k: [v[i] for i in sorted(rng.permutation(len(v))[:limit])] for k, v in grouped.items()}
+
+
+def _class_embeddings(ctx: RunContext, held_out: Mapping[str, list[str]] | None) -> Embeddings:
+    """Raw-space class embeddings: the mean over text sources of each source's unit ensemble."""
+    task = ctx.config.task
+    assert isinstance(task, ZeroShotTask)
+    sources = list(ctx.task_state["fixed_class_sources"])
+    if task.class_texts is not None and task.class_texts.holdout:
+        assert held_out is not None
+        texts = ctx.task_state["text_embeddings"]
+        chosen = _limit({k: list(v) for k, v in held_out.items()}, task.class_texts.max_per_class,
+                        task.class_texts.seed)
+        sources.append({c: _class_mean(texts.subset(ids).vectors) for c, ids in chosen.items()})
+    # Not renormalised after averaging the sources: the recipe's class vectors are the plain
+    # mean of the unit source ensembles (centring in the target space follows).
+    rows = np.stack([np.mean([src[c] for src in sources], axis=0) for c in ctx.classes])
+    return Embeddings(rows.astype(np.float32), ctx.classes, ctx.target.fingerprint)
+
+
+def _zero_shot(ctx: RunContext, translator: Any,
+               held_out: Mapping[str, list[str]] | None) -> dict[str, Any]:
     from .zeroshot import ZeroShotClassifier
 
     task = ctx.config.task
     assert isinstance(task, ZeroShotTask)
-    if "class_embeddings" in ctx.task_state:
-        clf = ZeroShotClassifier(translator, ctx.task_state["class_embeddings"], None,
-                                 space=task.space, temperature=task.temperature)
-    else:
-        clf = ZeroShotClassifier(translator, ctx.task_state["text_embeddings"],
+    if task.ensemble == "target" and task.class_texts is None:
+        clf = ZeroShotClassifier(translator, ctx.task_state["prompt_embeddings"],
                                  ctx.task_state["prompt_set"], space=task.space,
                                  temperature=task.temperature)
+    else:
+        clf = ZeroShotClassifier(translator, _class_embeddings(ctx, held_out), None,
+                                 space=task.space, temperature=task.temperature)
     columns = list(clf.classes_)
     scores = clf.decision_scores(ctx.eval_source)
     scores = scores[:, [columns.index(c) for c in ctx.classes]]
@@ -385,7 +434,7 @@ def _translation_cis(ctx: RunContext, translator: Any, seed: int) -> dict[str, A
 def _baselines(ctx: RunContext) -> dict[str, dict[str, Any]]:
     """Supervised probe on the source encoder (all labelled pool items) and chance."""
     from sklearn.dummy import DummyClassifier
-    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -401,10 +450,8 @@ def _baselines(ctx: RunContext) -> dict[str, dict[str, Any]]:
     binary = len(ctx.classes) == 2
     seed = ctx.config.seeds[0]
     if "probe" in wanted and len(set(y.tolist())) >= 2:
-        # C chosen by 5-fold cross-validation on the pool only: nothing looks at the test split
-        probe = make_pipeline(StandardScaler(), LogisticRegressionCV(
-            Cs=np.logspace(-4, 2, 13).tolist(), cv=5, max_iter=5000,
-            scoring="roc_auc" if binary else None))
+        # scikit-learn's defaults, nothing tuned: an honest reference, not a tuned competitor
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
         probe.fit(X, y)
         proba = probe.predict_proba(ctx.eval_source.vectors)
         cols = [str(c) for c in probe.classes_]
@@ -412,7 +459,7 @@ def _baselines(ctx: RunContext) -> dict[str, dict[str, Any]]:
                                  else np.zeros(len(proba)) for c in ctx.classes])
         y_pred = np.asarray(ctx.classes)[proba.argmax(axis=1)]
         score = _score_for_auroc(np.log(np.clip(proba, 1e-300, None)))
-        out["probe"] = {"description": f"logistic regression (C by 5-fold CV) on all {len(y)} "
+        out["probe"] = {"description": f"logistic regression (standardised, C=1) on all {len(y)} "
                                        f"labelled pool items, source encoder",
                         "metrics": _classification_cis(ctx, y_pred, score, seed),
                         "y_pred": y_pred, "y_score": score}
@@ -424,6 +471,23 @@ def _baselines(ctx: RunContext) -> dict[str, dict[str, Any]]:
                          "metrics": _classification_cis(ctx, y_pred, score, seed),
                          "y_pred": y_pred, "y_score": score}
     return out
+
+
+def _pool_targets(ctx: RunContext, seed: int
+                  ) -> tuple[Embeddings, dict[str, list[str]] | None]:
+    """The pool's target-side embeddings for one seed (and the held-out texts per class)."""
+    spec = ctx.config.anchors.texts
+    if spec is None:
+        assert ctx.pool_target is not None
+        return ctx.pool_target, None
+    texts: Embeddings = ctx.task_state["text_embeddings"]
+    # the pairing changes with the run seed (offset by the spec's own seed)
+    pairing, held = split_texts(ctx.task_state["text_labels"], spec.holdout, spec.seed + seed)
+    chosen = pair_by_label(ctx.pool.labels(), pairing, k=spec.k, seed=spec.seed + seed)
+    vectors = np.stack([_class_mean(texts.subset(ids).vectors) for ids in chosen])
+    emb = Embeddings(vectors.astype(np.float32), ctx.pool.ids, texts.fingerprint,
+                     {"paired_texts": chosen})
+    return emb, held
 
 
 def _ci_dict(ci: ConfidenceInterval) -> dict[str, Any]:
@@ -462,9 +526,6 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
     target = build_encoder(config.encoders.target.name, config.encoders.target.options,
                            base=config.resolve_path)
     pool = load_dataset(config.anchors.dataset, config)
-    if config.anchors.texts is not None:
-        texts = load_dataset(config.anchors.texts.dataset, config)
-        pool = pair_by_label(pool, texts, seed=config.anchors.texts.seed)
     evaluation = load_dataset(config.evaluation.dataset, config)
     too_many = [n for n in config.anchors.counts if n > len(pool)]
     if too_many:
@@ -476,10 +537,20 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
     ctx = RunContext(
         config, source, target, pool, evaluation,
         pool_source=_encode(source, pool, config, cache_dir, stats, "pool_source", progress),
-        pool_target=_encode(target, pool, config, cache_dir, stats, "pool_target", progress),
+        pool_target=None,
         eval_source=_encode(source, evaluation, config, cache_dir, stats, "eval_source",
                             progress),
         cache_stats=stats)
+    pairing = config.anchors.texts
+    if pairing is None:
+        ctx.pool_target = _encode(target, pool, config, cache_dir, stats, "pool_target",
+                                  progress)
+    else:
+        texts = load_dataset(pairing.dataset, config).filter(has=("text", "labels"))
+        ctx.task_state["text_embeddings"] = _encode(target, texts, config, cache_dir, stats,
+                                                    "pairing_texts", progress)
+        ctx.task_state["text_labels"] = {r.id: r.labels[0] for r in texts
+                                         if len(r.labels) == 1}
     task = config.task
     if task.kind == "translation":
         ctx.eval_target = _encode(target, evaluation, config, cache_dir, stats, "eval_target",
@@ -503,8 +574,12 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
 
     runs: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
+    paired: dict[int, tuple[Embeddings, dict[str, list[str]] | None]] = {}
     for n in config.anchors.counts:
         for seed in config.seeds:
+            if seed not in paired:
+                paired[seed] = _pool_targets(ctx, seed)
+            pool_target, held_out = paired[seed]
             selector = get_anchor_selector(config.anchors.selector.name, seed=seed,
                                            **config.anchors.selector.params)
             index = selector.select(ctx.pool_source.vectors, n, labels=pool_labels)
@@ -512,12 +587,12 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
                                     source_preprocessing=config.translator.source_preprocessing,
                                     target_preprocessing=config.translator.target_preprocessing,
                                     solver_params=config.translator.params or None)
-            translator.fit(ctx.pool_source.subset(index), ctx.pool_target.subset(index))
+            translator.fit(ctx.pool_source.subset(index), pool_target.subset(index))
             if task.kind == "translation":
                 metrics = _translation_cis(ctx, translator, seed)
             else:
-                out = _zero_shot(ctx, translator) if task.kind == "zero-shot" \
-                    else _stitching(ctx, translator)
+                out = (_zero_shot(ctx, translator, held_out) if task.kind == "zero-shot"
+                       else _stitching(ctx, translator))
                 metrics = _classification_cis(ctx, out["y_pred"], out["y_score"], seed)
                 curves[f"{n}/{seed}"] = out
             runs.append({"anchors": n, "seed": seed,

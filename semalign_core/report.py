@@ -74,7 +74,7 @@ def format_table(document: dict[str, Any], *, markdown: bool = False) -> str:
 def _markdown(document: dict[str, Any], files: dict[str, Path]) -> str:
     cfg = document["config"]
     fp = document["fingerprints"]
-    conf = int(round(cfg["evaluation"]["confidence"] * 100))
+    conf = round(cfg["evaluation"]["confidence"] * 100)
     lines = [f"# {document['name']}", ""]
     if document.get("description"):
         lines += [document["description"], ""]
@@ -138,6 +138,7 @@ def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
                        label="supervised probe" if name == "probe" else name)
     if len(counts) > 1 and max(counts) / max(min(counts), 1) >= 4:
         ax.set_xscale("log")
+        ax.minorticks_off()  # the anchor counts themselves are the ticks
     ax.set_xticks(counts, [str(c) for c in counts])
     ax.set_xlabel("number of anchors")
     ax.set_ylabel(_LABELS.get(metric, metric))
@@ -160,12 +161,13 @@ def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
         for seed in seeds:
             RocCurveDisplay.from_predictions(y_true, result.curves[f"{top}/{seed}"]["y_score"],
                                              pos_label=classes[1], ax=ax,
-                                             name=f"{top} anchors, seed {seed}", alpha=0.7)
+                                             name=f"{top} anchors, seed {seed}",
+                                             curve_kwargs={"alpha": 0.7})
         probe = result.curves.get("baseline/probe")
         if probe is not None:
             RocCurveDisplay.from_predictions(y_true, probe["y_score"], pos_label=classes[1],
-                                             ax=ax, name="supervised probe", linestyle="--",
-                                             color="black")
+                                             ax=ax, name="supervised probe",
+                                             curve_kwargs={"linestyle": "--", "color": "black"})
         ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
         ax.set_title(f"ROC ({classes[1]} vs. {classes[0]})")
         ax.legend(loc="lower right", fontsize="x-small")

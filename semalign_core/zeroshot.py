@@ -759,18 +759,19 @@ class ZeroShotClassifier:
         return self._collect(X, self._scores, len(self.prompt_set), np.float32)
 
     def predict_proba(self, X: Embeddings | Any) -> np.ndarray:
-        """Class probabilities, shape (n, n_classes).
+        """Class probabilities, shape (n, n_classes), float64.
 
         Single-label: softmax of ``decision_scores / temperature`` (rows sum to 1).
         Multi-label: per finding, the softmax over (positive, negative) — each entry in [0, 1]
         independently.
         """
+        # float64: with a small temperature, float32 would round confident probabilities to
+        # exactly 0 or 1 and tie their ranking (AUROC from predict_proba would suffer)
         def proba(Z: np.ndarray) -> np.ndarray:
             logits = self._scores(Z).astype(np.float64) / self.temperature
-            out = _sigmoid(logits) if self.is_multilabel else _softmax(logits)
-            return out.astype(np.float32)
+            return _sigmoid(logits) if self.is_multilabel else _softmax(logits)
 
-        return self._collect(X, proba, len(self.prompt_set), np.float32)
+        return self._collect(X, proba, len(self.prompt_set), np.float64)
 
     def predict(self, X: Embeddings | Any) -> np.ndarray:
         """Predicted labels.

@@ -77,15 +77,19 @@ def test_every_solver_with_every_selector(solver, selector):
         t = Translator(solver).fit(X[anchors], Y[anchors])
     pred = t.transform(X[held_out])
     assert pred.shape == (100, 12) and pred.dtype == np.float32 and np.isfinite(pred).all()
-    # Sane: clearly better than predicting the anchors' target mean (the no-information
-    # baseline). The bound is loose because the default ridge of affine/linear shrinks a 60-anchor
-    # fit on purpose (it is tuned for d >> n); the identity-style controls only need to be finite.
+    # Sane: better than predicting the anchors' target mean (the no-information baseline). The
+    # default ridge of affine/linear is tuned for hundreds of dimensions and noisy pairs and
+    # shrinks this small clean problem hard, so they must also be accurate with a small alpha.
+    # Identity-style controls only need finite output.
     err = np.mean((pred - Y[held_out]) ** 2)
     baseline = np.mean((Y[anchors].mean(axis=0) - Y[held_out]) ** 2)
     if solver in ("affine", "linear", "orthogonal", "lstsq-ortho"):
-        assert err < 0.5 * baseline, (solver, selector, err, baseline)
+        assert err < baseline, (solver, selector, err, baseline)
     if solver == "orthogonal":  # no shrinkage: the best orthogonal map is close to the truth
         assert err < 0.1 * baseline, (solver, selector, err, baseline)
+    if solver in ("affine", "linear"):
+        light = Translator(solver, solver_params={"alpha": 1.0}).fit(X[anchors], Y[anchors])
+        assert np.mean((light.transform(X[held_out]) - Y[held_out]) ** 2) < 0.1 * baseline
     # And repeatable end to end.
     again = Translator(solver).fit(
         X[pool[get_anchor_selector(selector, seed=0).select(X[pool], 60, labels=labels[pool])]],

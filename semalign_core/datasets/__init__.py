@@ -1,7 +1,8 @@
 """Readers for the public datasets semalign's demo, benchmarks and tests use.
 
 :mod:`semalign_core.datasets.kermany`
-    Kermany pediatric chest X-rays (normal vs. pneumonia) as a :class:`~semalign_core.data.Manifest`.
+    Kermany pediatric chest X-rays (normal vs. pneumonia) as a
+    :class:`~semalign_core.data.Manifest`.
 :mod:`semalign_core.datasets.openi`
     Open-i (Indiana University) chest X-ray reports from ``NLMCXR_reports.tgz``, labelled from their
     MeSH finding tags.

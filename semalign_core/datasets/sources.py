@@ -154,7 +154,7 @@ def _fetch_pneumoniamnist(target: Path) -> Path:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
-        urllib.request.urlretrieve(PNEUMONIAMNIST_URL, tmp)  # noqa: S310 - fixed https URL
+        urllib.request.urlretrieve(PNEUMONIAMNIST_URL, tmp)
         if _hash(tmp, "md5") != PNEUMONIAMNIST_MD5:
             raise InvalidInputError(f"{PNEUMONIAMNIST_URL} returned a file with an unexpected "
                                     f"MD5; try again later")

@@ -23,10 +23,11 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = ["no", "there", "is", "of", "evidence", "findings", "consistent", "with", "acute",
          "pneumonia", "pleural", "effusion", "cardiomegaly", "edema", "pulmonary",
          "consolidation", "atelectasis", "pneumothorax", "opacity", "lung", "the", "lungs", "are",
-         "clear", "normal", "chest", "x", "-", "ray", "right", "left", "lower", "lobe", "mild",
-         "small", "cardiopulmonary", "process", "abnormality", ",", ".", "##s", "##ed", "##ing"]
+         "clear", "normal", "chest", "-", "ray", "right", "left", "lower", "lobe", "mild",
+         "small", "cardiopulmonary", "process", "abnormality", ",", ".", "##ed", "##ing"]
 CHARS = list("abcdefghijklmnopqrstuvwxyz0123456789")
 TINY_VOCAB = SPECIAL_TOKENS + WORDS + CHARS + [f"##{c}" for c in CHARS]
+assert len(set(TINY_VOCAB)) == len(TINY_VOCAB)
 
 TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
              "intermediate_size": 48, "max_position_embeddings": 64, "projection_size": 16}

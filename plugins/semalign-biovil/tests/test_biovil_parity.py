@@ -55,20 +55,22 @@ def _reference_image_model(encoder_type: str, seed: int) -> ImageModel:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def biovil_ref(tmp_path_factory: pytest.TempPathFactory) -> tuple[ImageModel, Path]:
-    model = _reference_image_model("resnet50", seed=1)
-    path = tmp_path_factory.mktemp("ref") / "biovil_image_resnet50_proj_size_128.pt"
-    torch.save(model.state_dict(), path)  # the published checkpoint's format
+def _saved(model: ImageModel, path: Path) -> tuple[ImageModel, Path]:
+    torch.save(model.state_dict(), path)  # the published checkpoints' format
     return model, path
 
 
 @pytest.fixture(scope="module")
-def biovil_t_ref(tmp_path_factory: pytest.TempPathFactory) -> tuple[ImageModel, Path]:
-    model = _reference_image_model("resnet50_multi_image", seed=2)
-    path = tmp_path_factory.mktemp("ref") / "biovil_t_image_model_proj_size_128.pt"
-    torch.save(model.state_dict(), path)
-    return model, path
+def r18_ref(tmp_path_factory: pytest.TempPathFactory) -> tuple[ImageModel, Path]:
+    """A BioViL-layout model on ResNet-18 (a layout hi-ml supports): fast on CPU."""
+    return _saved(_reference_image_model("resnet18", seed=1),
+                  tmp_path_factory.mktemp("ref") / "r18.pt")
+
+
+@pytest.fixture(scope="module")
+def r18_multi_ref(tmp_path_factory: pytest.TempPathFactory) -> tuple[ImageModel, Path]:
+    return _saved(_reference_image_model("resnet18_multi_image", seed=2),
+                  tmp_path_factory.mktemp("ref") / "r18-multi.pt")
 
 
 @pytest.fixture(scope="module")
@@ -120,58 +122,50 @@ def test_intensity_scaling_truncates_like_the_reference(synthetic_images):
 
 
 # -- image embeddings ----------------------------------------------------------------------------
+def _reference_outputs(model: ImageModel, images: list[Path], resize: int, crop: int):  # noqa: ANN202
+    transform = _reference_transform(resize, crop)
+    with torch.no_grad():
+        out = model(torch.stack([transform(himl_load_image(p)) for p in images]))
+    return (torch.nn.functional.normalize(out.projected_global_embedding, dim=1).detach().numpy(),
+            out.projected_global_embedding.detach().numpy(), out.img_embedding.detach().numpy())
+
+
+@pytest.mark.parametrize("model_key", ["biovil", "biovil-t"])
+def test_image_parity_projected_and_global(model_key, r18_ref, r18_multi_ref, kermany,
+                                           synthetic_images):
+    """All three outputs, batched, on real and synthetic images; ResNet-18 trunks at a small
+    crop keep this fast (the full-size ResNet-50 runs are the slow tests below)."""
+    model, path = r18_ref if model_key == "biovil" else r18_multi_ref
+    images = [*kermany[:2], *synthetic_images.values()]
+    normalised, raw, pooled = _reference_outputs(model, images, 64, 56)
+    common = {"weights": path, "backbone": "resnet18", "resize": 64, "crop": 56,
+              "device": "cpu", "progress": False}
+    enc = BioVilImageEncoder(model_key, **common)
+    np.testing.assert_allclose(enc.encode(images, batch_size=3).vectors, normalised, atol=ATOL)
+    enc = BioVilImageEncoder(model_key, normalize=False, **common)
+    np.testing.assert_allclose(enc.encode(images).vectors, raw, atol=ATOL)
+    enc = BioVilImageEncoder(model_key, output="global", **common)
+    assert enc.dim == 512  # ResNet-18 width; BioViL-T: 2 x 256 whatever the trunk
+    np.testing.assert_allclose(enc.encode(images).vectors, pooled, atol=ATOL)
+
+
 @pytest.mark.slow
-def test_biovil_image_parity_full_size(biovil_ref, kermany):
-    """The real configuration (ResNet-50, resize 512, crop 480) against hi-ml's inference
-    engine, which encodes one path at a time; the plugin encodes the batch at once."""
-    model, path = biovil_ref
-    engine = ImageInferenceEngine(model, _reference_transform(512, 480))
-    images = kermany[:2]
+@pytest.mark.parametrize(("model_key", "encoder_type", "crop"),
+                         [("biovil", "resnet50", 480), ("biovil-t", "resnet50_multi_image", 448)])
+def test_image_parity_full_size(model_key, encoder_type, crop, kermany, tmp_path):
+    """The published configurations (ResNet-50; resize 512, crop 480 / 448) against hi-ml's
+    inference engine, which encodes one path at a time; the plugin encodes the batch at once."""
+    model, path = _saved(_reference_image_model(encoder_type, seed=5), tmp_path / "ref.pt")
+    engine = ImageInferenceEngine(model, _reference_transform(512, crop))
+    images = kermany[2:4]
     with torch.no_grad():
         expected = np.stack([engine.get_projected_global_embedding(p).numpy() for p in images])
-    enc = BioVilImageEncoder(weights=path, device="cpu", progress=False)
+    enc = BioVilImageEncoder(model_key, weights=path, device="cpu", progress=False)
+    assert enc.fingerprint.preprocessing["crop"] == crop
     got = enc.encode(images, batch_size=2).vectors
     assert got.shape == (2, 128)
     np.testing.assert_allclose(got, expected, atol=ATOL)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
-
-
-def test_biovil_global_feature_parity(biovil_ref, synthetic_images):
-    """output="global": the 2048-d average-pooled backbone feature (``img_embedding``), at a
-    small crop to keep the CPU time low."""
-    model, path = biovil_ref
-    images = [synthetic_images["gray"], synthetic_images["colour"]]
-    transform = _reference_transform(64, 56)
-    with torch.no_grad():
-        batch = torch.stack([transform(himl_load_image(p)) for p in images])
-        out = model(batch)
-    enc = BioVilImageEncoder(weights=path, output="global", resize=64, crop=56, device="cpu")
-    np.testing.assert_allclose(enc.encode(images, progress=False).vectors,
-                               out.img_embedding.detach().numpy(), atol=ATOL)
-    unnormalised = BioVilImageEncoder(weights=path, normalize=False, resize=64, crop=56,
-                                      device="cpu")
-    np.testing.assert_allclose(unnormalised.encode(images, progress=False).vectors,
-                               out.projected_global_embedding.detach().numpy(), atol=ATOL)
-
-
-@pytest.mark.slow
-def test_biovil_t_image_parity(biovil_t_ref, kermany):
-    """BioViL-T single-image mode (crop 448): the checkpoint's temporal transformer weights are
-    present in the file but unused, as in the reference without a previous image."""
-    model, path = biovil_t_ref
-    engine = ImageInferenceEngine(model, _reference_transform(512, 448))
-    with torch.no_grad():
-        expected = engine.get_projected_global_embedding(kermany[3]).numpy()[None]
-    enc = BioVilImageEncoder("biovil-t", weights=path, device="cpu")
-    np.testing.assert_allclose(enc.encode(kermany[3:4], progress=False).vectors, expected,
-                               atol=ATOL)
-    glob = BioVilImageEncoder("biovil-t", weights=path, output="global", resize=64, crop=56,
-                              device="cpu")
-    with torch.no_grad():
-        ref = model(_reference_transform(64, 56)(himl_load_image(kermany[3]))[None])
-    assert glob.dim == 512
-    np.testing.assert_allclose(glob.encode(kermany[3:4], progress=False).vectors,
-                               ref.img_embedding.detach().numpy(), atol=ATOL)
 
 
 # -- text embeddings -----------------------------------------------------------------------------

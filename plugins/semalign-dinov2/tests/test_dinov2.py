@@ -43,7 +43,22 @@ def images(tmp_path: Path) -> list[str]:
 
 
 def _reference(model: object, paths: list[str]) -> np.ndarray:
-    """transformers' own path: the DINOv2 image processor settings + Dinov2Model."""
+    """DINOv2's own evaluation transform (facebookresearch/dinov2
+    ``make_classification_eval_transform``: torchvision on PIL) + transformers' Dinov2Model."""
+    from torchvision import transforms
+
+    transform = transforms.Compose([
+        transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.CenterCrop(224), transforms.ToTensor(),
+        transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    pixels = torch.stack([transform(Image.open(p).convert("RGB")) for p in paths])
+    with torch.no_grad():
+        return model(pixel_values=pixels).last_hidden_state.numpy()  # type: ignore[operator]
+
+
+def _hf_processor_reference(model: object, paths: list[str]) -> np.ndarray:
+    """transformers' image processor with facebook/dinov2-*'s settings (resizes tensors, not PIL
+    images, so it differs from DINOv2's own transform by ~1e-4)."""
     processor = transformers.BitImageProcessor(
         do_resize=True, size={"shortest_edge": 256}, resample=3, do_center_crop=True,
         crop_size={"height": 224, "width": 224}, do_rescale=True, rescale_factor=1 / 255,
@@ -63,7 +78,9 @@ def test_parity_all_poolings(tiny: tuple[Path, object], images: list[str]) -> No
         enc = get_encoder("dinov2", weights=str(path), pooling=pooling, device="cpu")
         assert enc.dim == want.shape[1]
         got = enc.encode(images, progress=False).vectors
-        np.testing.assert_allclose(got, want, atol=1e-4, err_msg=pooling)
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=pooling)
+    hf = _hf_processor_reference(model, images)[:, 0]
+    np.testing.assert_allclose(expected["cls"], hf, atol=2e-3)
     # the CLS token is what transformers calls the pooled output
     with torch.no_grad():
         pooled = model(pixel_values=torch.zeros(1, 3, 224, 224)).pooler_output  # type: ignore[operator]

@@ -116,12 +116,13 @@ class BioVilImageNet(nn.Module):
         extra = [k for k in state if k not in own and not k.startswith(IGNORED_PREFIXES)]
         missing = [k for k in own if k not in state]
         if missing or extra:
-            hint = ""
             if any(k.startswith("encoder.backbone_to_vit") for k in missing + extra):
-                hint = (" (a BioViL-T checkpoint needs model='biovil-t', a BioViL one "
-                        "model='biovil')")
+                hint = "a BioViL-T checkpoint needs model='biovil-t', a BioViL one model='biovil'"
+            else:
+                hint = ("check backbone= ('resnet50' or 'resnet18'; the published models are "
+                        "ResNet-50)")
             raise CorruptFileError(
-                f"{source} is not a BioViL image checkpoint of this layout{hint}: "
+                f"{source} is not a BioViL image checkpoint of this layout ({hint}): "
                 f"missing {_some(missing)}, unexpected {_some(extra)}")
         wrong = [f"{k}: {tuple(state[k].shape)} vs expected {tuple(v.shape)}"
                  for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)]
