@@ -28,6 +28,7 @@ import numpy as np
 from semalign_solvers import DEFAULT_ALPHA
 
 from semalign_core import Translator, get_solver
+from semalign_core.translator import DEFAULT_BATCH_SIZE
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_fit(ns, dims, repeats)
     if not args.skip_translate:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-            bench_translate(sizes, args.batch_size, Path(tmp))
+            bench_translate(sizes, args.batch_size or DEFAULT_BATCH_SIZE, Path(tmp))
 
 
 if __name__ == "__main__":

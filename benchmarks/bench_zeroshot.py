@@ -175,7 +175,9 @@ def prepare(shared: Path | None = None, cache_dir: Path | None = None) -> Data:
     cache_dir = (Path.home() / ".cache" / "semalign" / "bench_zeroshot"
                  if cache_dir is None else cache_dir)
     kermany = load_kermany(shared)
-    image_encoder = get_encoder("torchvision-squeezenet1_1",
+    # The Kermany copy is already 224 x 224: resizing to 224 (not ImageNet's 256) before the
+    # 224 centre crop keeps the whole image, lung bases and apices included.
+    image_encoder = get_encoder("torchvision-squeezenet1_1", resize=224, crop=224,
                                 weights=str(shared / "models" /
                                             "squeezenet1_1_imagenet.safetensors"))
     text_encoder = get_encoder("all-minilm-l6-v2")

@@ -458,7 +458,13 @@ def _baselines(ctx: RunContext) -> dict[str, dict[str, Any]]:
         proba = np.column_stack([proba[:, cols.index(c)] if c in cols
                                  else np.zeros(len(proba)) for c in ctx.classes])
         y_pred = np.asarray(ctx.classes)[proba.argmax(axis=1)]
-        score = _score_for_auroc(np.log(np.clip(proba, 1e-300, None)))
+        if binary:
+            # the log-odds rank like the probability but never saturate to ties at 0 or 1
+            score = probe.decision_function(ctx.eval_source.vectors)
+            if cols[1] != ctx.classes[1]:
+                score = -score
+        else:
+            score = proba
         out["probe"] = {"description": f"logistic regression (standardised, C=1) on all {len(y)} "
                                        f"labelled pool items, source encoder",
                         "metrics": _classification_cis(ctx, y_pred, score, seed),

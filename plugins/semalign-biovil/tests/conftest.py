@@ -112,7 +112,6 @@ def write_random_image_checkpoint(path: Path, *, multi_image: bool = False,
     """A random BioViL image checkpoint in the published layout (the plugin's own network with
     non-trivial BatchNorm statistics, saved with torch.save plus an unused ``fc``)."""
     import torch
-
     from semalign_biovil._image_model import BioVilImageNet
 
     torch.manual_seed(seed)

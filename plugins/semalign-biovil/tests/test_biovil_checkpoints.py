@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from semalign_core import CorruptFileError, MissingWeightsError, get_encoder
+from conftest import write_random_image_checkpoint, write_text_checkpoint
 from semalign_biovil import BioVilImageEncoder, CXRBertEncoder, checkpoints
 from semalign_biovil.checkpoints import IMAGE_CHECKPOINTS, TEXT_CHECKPOINTS, file_md5
 
-from conftest import write_random_image_checkpoint, write_text_checkpoint
+from semalign_core import CorruptFileError, MissingWeightsError, get_encoder
 
 torch = pytest.importorskip("torch")
 
@@ -24,7 +23,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture
-def pin_md5(monkeypatch):  # noqa: ANN201
+def pin_md5(monkeypatch):
     """Pretend a test file is the published checkpoint (its MD5 becomes the pinned one)."""
     def pin(key: str, path: Path) -> None:
         entry = dataclasses.replace(IMAGE_CHECKPOINTS[key], md5=file_md5(path))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from semalign_biovil import BioVilImageEncoder, CXRBertEncoder
 
 from semalign_core import InvalidInputError, get_encoder, list_encoders
 from semalign_core.errors import ImageLoadError
 from semalign_core.testing import check_encoder
-from semalign_biovil import BioVilImageEncoder, CXRBertEncoder
 
 SMALL = {"backbone": "resnet18", "resize": 40, "crop": 32, "device": "cpu"}
 TEXTS = ["no pleural effusion", "right lower lobe consolidation", "mild cardiomegaly",
@@ -77,9 +77,12 @@ def test_check_encoder_image(resnet18_image_ckpt, kermany, output):
     check_encoder(enc, kermany[:3])
 
 
-def test_check_encoder_image_biovil_t_random_resnet50(kermany):
-    enc = BioVilImageEncoder("biovil-t", weights="random", resize=40, crop=32, device="cpu")
-    check_encoder(enc, kermany[:3])
+def test_check_encoder_image_biovil_t(kermany, tmp_path):
+    from conftest import write_random_image_checkpoint
+
+    ckpt = write_random_image_checkpoint(tmp_path / "t.pt", multi_image=True,
+                                         backbone="resnet18")
+    check_encoder(BioVilImageEncoder("biovil-t", weights=ckpt, **SMALL), kermany[:3])
 
 
 @pytest.mark.parametrize("output", ["projected", "cls"])

@@ -20,6 +20,7 @@ import pytest
 himl = pytest.importorskip("health_multimodal", reason="hi-ml-multimodal (test dependency)")
 torch = pytest.importorskip("torch")
 
+from conftest import TINY_BERT, TINY_VOCAB, write_vocab  # noqa: E402
 from health_multimodal.image import ImageInferenceEngine, ImageModel  # noqa: E402
 from health_multimodal.image.data.io import load_image as himl_load_image  # noqa: E402
 from health_multimodal.image.data.transforms import (  # noqa: E402
@@ -32,11 +33,8 @@ from health_multimodal.text.model import (  # noqa: E402
     CXRBertTokenizer,
 )
 from PIL import Image  # noqa: E402
-
 from semalign_biovil import BioVilImageEncoder, CXRBertEncoder  # noqa: E402
 from semalign_biovil._image_model import ChestXrayTransform  # noqa: E402
-
-from conftest import TINY_BERT, TINY_VOCAB, write_vocab  # noqa: E402
 
 ATOL = 1e-5
 
@@ -91,7 +89,7 @@ def synthetic_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     return out
 
 
-def _reference_transform(resize: int, crop: int):  # noqa: ANN202 - hi-ml's Compose
+def _reference_transform(resize: int, crop: int):
     return create_chest_xray_transform_for_inference(resize=resize, center_crop_size=crop)
 
 
@@ -122,7 +120,7 @@ def test_intensity_scaling_truncates_like_the_reference(synthetic_images):
 
 
 # -- image embeddings ----------------------------------------------------------------------------
-def _reference_outputs(model: ImageModel, images: list[Path], resize: int, crop: int):  # noqa: ANN202
+def _reference_outputs(model: ImageModel, images: list[Path], resize: int, crop: int):
     transform = _reference_transform(resize, crop)
     with torch.no_grad():
         out = model(torch.stack([transform(himl_load_image(p)) for p in images]))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-from semalign_core import InvalidInputError
-from semalign_core.zeroshot import PromptSet
 from semalign_biovil.prompts import (
     CHEXPERT_FINDINGS,
     FINDING_TERMS,
@@ -16,6 +13,9 @@ from semalign_biovil.prompts import (
     chexpert_prompts,
     finding_vs_normal_prompts,
 )
+
+from semalign_core import InvalidInputError
+from semalign_core.zeroshot import PromptSet
 
 
 def test_findings_table_covers_chexpert():

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_VOCAB, write_text_checkpoint, write_vocab
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from semalign_core import InvalidInputError
 from semalign_biovil import CXRBertEncoder
 
-from conftest import TINY_VOCAB, write_text_checkpoint, write_vocab
+from semalign_core import InvalidInputError
 
 pytest.importorskip("torch")
 
@@ -113,15 +112,15 @@ def real_vocab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def real_tokenizers(real_vocab_dir: Path):  # noqa: ANN201
-    from transformers import BertTokenizer
-
+def real_tokenizers(real_vocab_dir: Path):
     from semalign_biovil._text_model import WordPieceTokenizer
+    from transformers import BertTokenizer
 
     return WordPieceTokenizer(real_vocab_dir, 512), BertTokenizer.from_pretrained(real_vocab_dir)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(alphabet=st.sampled_from(list("abcdefxyzAEIOU éü-,;:'()/0123 ")),
                         min_size=1, max_size=40).filter(lambda s: s.strip().rstrip("!?.")),
                 min_size=1, max_size=4))

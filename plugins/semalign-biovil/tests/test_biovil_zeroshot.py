@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from semalign_core import Translator
-from semalign_core.zeroshot import ZeroShotClassifier
+from conftest import write_text_checkpoint
 from semalign_biovil import BioVilImageEncoder, CXRBertEncoder
 from semalign_biovil.prompts import NO_FINDING, chexpert_prompts, finding_vs_normal_prompts
 
-from conftest import write_text_checkpoint
+from semalign_core import Translator
+from semalign_core.zeroshot import ZeroShotClassifier
 
 pytest.importorskip("faiss")
 
@@ -23,7 +22,7 @@ REPORTS = {"normal": ["no acute cardiopulmonary process", "the lungs are clear",
 
 
 @pytest.fixture(scope="module")
-def encoders(resnet18_image_ckpt, tmp_path_factory):  # noqa: ANN201
+def encoders(resnet18_image_ckpt, tmp_path_factory):
     # projection_size 128: the text and image halves share BioViL's 128-d joint space
     text_dir = write_text_checkpoint(tmp_path_factory.mktemp("zs") / "bert",
                                      projection_size=128, seed=11)
@@ -32,7 +31,7 @@ def encoders(resnet18_image_ckpt, tmp_path_factory):  # noqa: ANN201
     return image, CXRBertEncoder(weights=text_dir, device="cpu")
 
 
-def _classify(encoders, kermany, kermany_labels, prompts):  # noqa: ANN001, ANN202
+def _classify(encoders, kermany, kermany_labels, prompts):
     image_enc, text_enc = encoders
     images = image_enc.encode(kermany, progress=False)
     counters = {"normal": 0, "pneumonia": 0}

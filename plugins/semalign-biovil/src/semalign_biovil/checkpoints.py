@@ -4,16 +4,14 @@ Nothing here imports torch at module level.
 
 Reference checkpoints
 ---------------------
-========================  ==========================================  ========  ==========================================
-model                     hub repository                              revision  file (MD5 as published by hi-ml-multimodal)
-========================  ==========================================  ========  ==========================================
-BioViL image              microsoft/BiomedVLP-CXR-BERT-specialized    ``v1.1``  ``biovil_image_resnet50_proj_size_128.pt``
-                                                                                (``02ce6ee460f72efd599295f440dbb453``)
-BioViL-T image            microsoft/BiomedVLP-BioViL-T                ``v1.0``  ``biovil_t_image_model_proj_size_128.pt``
-                                                                                (``a83080e2f23aa584a4f2b24c39b1bb64``)
-CXR-BERT-specialized      microsoft/BiomedVLP-CXR-BERT-specialized    ``v1.1``  ``config.json``, ``vocab.txt``, weights
-BioViL-T text (CXR-BERT)  microsoft/BiomedVLP-BioViL-T                ``v1.0``  ``config.json``, ``vocab.txt``, weights
-========================  ==========================================  ========  ==========================================
+- BioViL image: ``biovil_image_resnet50_proj_size_128.pt`` in
+  ``microsoft/BiomedVLP-CXR-BERT-specialized`` at ``v1.1``, MD5
+  ``02ce6ee460f72efd599295f440dbb453``.
+- BioViL-T image: ``biovil_t_image_model_proj_size_128.pt`` in ``microsoft/BiomedVLP-BioViL-T``
+  at ``v1.0``, MD5 ``a83080e2f23aa584a4f2b24c39b1bb64``.
+- CXR-BERT-specialized: the model directory (``config.json``, ``vocab.txt``, weights) of
+  ``microsoft/BiomedVLP-CXR-BERT-specialized`` at ``v1.1``.
+- BioViL-T text: the model directory of ``microsoft/BiomedVLP-BioViL-T`` at ``v1.0``.
 
 The revisions are the tags hi-ml-multimodal 0.2.2 pins (``CXR_BERT_COMMIT_TAG``,
 ``BIOVIL_T_COMMIT_TAG``). The image files are verified against the MD5 sums hi-ml-multimodal
