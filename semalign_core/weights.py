@@ -120,7 +120,7 @@ def host_reachable(host: str, port: int = 443, timeout: float = PROBE_TIMEOUT_S)
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 result.append(True)
-        except OSError:
+        except Exception:  # any failure to connect means "not reachable"
             result.append(False)
 
     thread = threading.Thread(target=probe, daemon=True, name=f"semalign-probe-{host}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -138,8 +139,11 @@ def test_offline_and_missing_is_fast_and_says_what_to_do(
 
 def test_unreachable_host_fails_fast_without_offline_flags(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, online: None) -> None:
+    release = threading.Event()
+
     def hanging_connect(*args: object, **kwargs: object) -> None:
-        time.sleep(30)  # what a resolver or firewall that drops packets does
+        release.wait(30)  # what a resolver or firewall that drops packets does
+        raise OSError("timed out")
 
     monkeypatch.setattr(socket, "create_connection", hanging_connect)
     monkeypatch.delenv("SEMALIGN_WEIGHTS_DIR", raising=False)
@@ -150,6 +154,7 @@ def test_unreachable_host_fails_fast_without_offline_flags(
                         download_host="example.org")
     assert time.perf_counter() - start < 2.0
     assert not called
+    release.set()
 
 
 def test_download_when_online(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

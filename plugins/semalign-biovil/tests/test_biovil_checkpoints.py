@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_random_image_checkpoint, write_text_checkpoint
+from biovil_testutils import write_random_image_checkpoint, write_text_checkpoint
 from semalign_biovil import BioVilImageEncoder, CXRBertEncoder, checkpoints
 from semalign_biovil.checkpoints import IMAGE_CHECKPOINTS, TEXT_CHECKPOINTS, file_md5
 

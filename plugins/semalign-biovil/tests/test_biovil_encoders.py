@@ -78,7 +78,7 @@ def test_check_encoder_image(resnet18_image_ckpt, kermany, output):
 
 
 def test_check_encoder_image_biovil_t(kermany, tmp_path):
-    from conftest import write_random_image_checkpoint
+    from biovil_testutils import write_random_image_checkpoint
 
     ckpt = write_random_image_checkpoint(tmp_path / "t.pt", multi_image=True,
                                          backbone="resnet18")

@@ -20,7 +20,7 @@ import pytest
 himl = pytest.importorskip("health_multimodal", reason="hi-ml-multimodal (test dependency)")
 torch = pytest.importorskip("torch")
 
-from conftest import TINY_BERT, TINY_VOCAB, write_vocab  # noqa: E402
+from biovil_testutils import TINY_BERT, TINY_VOCAB, write_vocab  # noqa: E402
 from health_multimodal.image import ImageInferenceEngine, ImageModel  # noqa: E402
 from health_multimodal.image.data.io import load_image as himl_load_image  # noqa: E402
 from health_multimodal.image.data.transforms import (  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_VOCAB, write_text_checkpoint, write_vocab
+from biovil_testutils import TINY_VOCAB, write_text_checkpoint, write_vocab
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from semalign_biovil import CXRBertEncoder

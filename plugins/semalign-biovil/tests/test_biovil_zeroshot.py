@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_text_checkpoint
+from biovil_testutils import write_text_checkpoint
 from semalign_biovil import BioVilImageEncoder, CXRBertEncoder
 from semalign_biovil.prompts import NO_FINDING, chexpert_prompts, finding_vs_normal_prompts
 
