@@ -167,7 +167,8 @@ def cached_encode(encoder: Any, items: Sequence[Any], ids: Sequence[str], cache_
     return emb
 
 
-def prepare(shared: Path | None = None, cache_dir: Path | None = None) -> Data:
+def prepare(shared: Path | None = None, cache_dir: Path | None = None, *,
+            image_resize: int = 224) -> Data:
     """Encode (or load cached) images, reports and prompts."""
     from semalign_core import get_encoder
 
@@ -177,7 +178,7 @@ def prepare(shared: Path | None = None, cache_dir: Path | None = None) -> Data:
     kermany = load_kermany(shared)
     # The Kermany copy is already 224 x 224: resizing to 224 (not ImageNet's 256) before the
     # 224 centre crop keeps the whole image, lung bases and apices included.
-    image_encoder = get_encoder("torchvision-squeezenet1_1", resize=224, crop=224,
+    image_encoder = get_encoder("torchvision-squeezenet1_1", resize=image_resize, crop=224,
                                 weights=str(shared / "models" /
                                             "squeezenet1_1_imagenet.safetensors"))
     text_encoder = get_encoder("all-minilm-l6-v2")
@@ -302,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval", choices=("test", "cv"), default="test")
     parser.add_argument("--n-resamples", type=int, default=1000)
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--image-resize", type=int, default=224,
+                        help="resize before the 224 centre crop (ImageNet default: 256)")
     defaults = Recipe()
     parser.add_argument("--alpha", type=float, default=defaults.alpha)
     parser.add_argument("--k", type=int, default=defaults.k)
@@ -318,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shared data not found at {shared}; set SEMALIGN_SHARED_DIR", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    data = prepare(shared, args.cache_dir)
+    data = prepare(shared, args.cache_dir, image_resize=args.image_resize)
     print(f"# embeddings ready in {time.perf_counter() - start:.1f} s: {len(data.train)} train, "
           f"{len(data.test)} test images, {len(data.reports)} reports "
           f"({', '.join(f'{c}: {(data.report_class == c).sum()}' for c in CLASSES)})")

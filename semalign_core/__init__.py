@@ -15,6 +15,7 @@ from .errors import (
     DimensionMismatchError,
     DuplicatePluginError,
     EncoderMismatchError,
+    ImageLoadError,
     InvalidInputError,
     MissingWeightsError,
     NotFittedError,
@@ -36,7 +37,9 @@ from .registry import (
     list_solvers,
 )
 from .solvers import Solver
+from .stitching import LinearHead, StitchedClassifier
 from .translator import Translator
+from .zeroshot import LabelIndex, PromptSet, ZeroShotClassifier
 
 __all__ = [
     "AnchorSelector",
@@ -47,16 +50,22 @@ __all__ = [
     "Encoder",
     "EncoderMismatchError",
     "Fingerprint",
+    "ImageLoadError",
     "InvalidInputError",
+    "LabelIndex",
+    "LinearHead",
     "MissingWeightsError",
     "NotFittedError",
     "PluginError",
     "Preprocessing",
+    "PromptSet",
     "SemalignError",
     "Solver",
+    "StitchedClassifier",
     "TooFewAnchorsError",
     "Translator",
     "UnknownPluginError",
+    "ZeroShotClassifier",
     "__version__",
     "get_anchor_selector",
     "get_encoder",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ _BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_zeroshot.py
 def _load_bench():
     spec = importlib.util.spec_from_file_location("bench_zeroshot", _BENCH)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -49,8 +51,10 @@ def data(bench, request):
     missing = needed - set(list_encoders())
     if missing or "affine" not in list_solvers():
         pytest.skip(f"encoder/solver plugins not installed: {sorted(missing) or ['affine']}")
-    # pytest's cache folder keeps the embeddings between runs (encoding takes minutes on CPU)
-    cache = Path(request.config.cache.mkdir("semalign-zeroshot-real"))
+    # embeddings are kept between runs (encoding takes minutes on CPU): in pytest's cache
+    # folder, or where $SEMALIGN_ZEROSHOT_CACHE says (e.g. the benchmark's cache)
+    env = os.environ.get("SEMALIGN_ZEROSHOT_CACHE")
+    cache = Path(env) if env else Path(request.config.cache.mkdir("semalign-zeroshot-real"))
     return bench.prepare(shared, cache)
 
 

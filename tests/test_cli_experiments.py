@@ -1,0 +1,147 @@
+"""The experiment subcommands of ``semalign``: help, exit codes, and a full chain."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from test_experiment import PickPlugin, TinyPlugin, make_dataset
+
+from semalign_core.cli import main
+
+pytest.importorskip("sklearn")
+
+COMMANDS = ["run", "encode", "fit", "zero-shot", "evaluate", "demo"]
+
+
+@pytest.fixture
+def components(semalign_register_plugin):
+    semalign_register_plugin(TinyPlugin(), "tiny-encoders")
+    semalign_register_plugin(PickPlugin(), "pick-and-ridge")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_examples(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "Examples:" in out and f"semalign {command}" in out.split("Examples:")[1]
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_run_bad_config_names_the_field(tmp_path, capsys):
+    (tmp_path / "c.json").write_text(json.dumps({"encoders": {}, "output_dir": "x"}))
+    assert main(["run", str(tmp_path / "c.json")]) == 1
+    err = _error_line(capsys)
+    assert "encoders.source: Field required" in err and "task: Field required" in err
+
+
+def test_run_missing_config(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 1
+    assert "does not exist" in _error_line(capsys)
+
+
+def test_demo_bad_shared_dir(tmp_path, capsys):
+    assert main(["demo", "--shared-dir", str(tmp_path)]) == 1
+    assert "not a shared-data folder" in _error_line(capsys)
+
+
+def test_bad_option_syntax(tmp_path, capsys):
+    assert main(["encode", "--encoder", "x", "--option", "novalue", "--manifest", "m.csv",
+                 "-o", "o.safetensors"]) == 1
+    assert "--option expects key=value" in _error_line(capsys)
+
+
+def test_run_end_to_end(tmp_path, capsys, components):
+    make_dataset(tmp_path)
+    config = {
+        "encoders": {"source": {"name": "tiny-image"},
+                     "target": {"name": "tiny-text", "options": {"dim": 32}}},
+        "anchors": {"dataset": {"manifest": "manifest.csv", "split": "train"}, "count": 12,
+                    "selector": {"name": "pick"}},
+        "translator": {"solver": "test-ridge", "target_preprocessing": "center"},
+        "task": {"kind": "zero-shot", "prompts": {"normal": "clear", "pneumonia": "opacity"}},
+        "evaluation": {"dataset": {"manifest": "manifest.csv", "split": "test"},
+                       "bootstrap": 20},
+        "output_dir": "ignored",
+    }
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    assert main(["run", str(tmp_path / "c.json"), "--output-dir", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["method", "anchors", "seeds"]
+    assert (tmp_path / "o" / "results.json").is_file()
+    assert not (tmp_path / "ignored").exists()
+
+
+def test_encode_fit_zero_shot_evaluate_chain(tmp_path, capsys, components):
+    manifest = make_dataset(tmp_path)
+    img, txt = tmp_path / "img.safetensors", tmp_path / "txt.safetensors"
+    assert main(["encode", "--encoder", "tiny-image", "--manifest", str(manifest), "--split",
+                 "train", "-o", str(img), "--quiet", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert main(["encode", "--encoder", "tiny-text", "--option", "dim=32", "--manifest",
+                 str(manifest), "-o", str(txt), "--quiet"]) == 0
+    translator = tmp_path / "t.safetensors"
+    assert main(["fit", "--source", str(img), "--target", str(txt), "--solver", "test-ridge",
+                 "--param", "alpha=1.0", "--target-preprocessing", "center",
+                 "-o", str(translator)]) == 0
+    assert "on 40 anchors" in capsys.readouterr().out  # the train items present in both
+    test_img = tmp_path / "test_img.safetensors"
+    assert main(["encode", "--encoder", "tiny-image", "--manifest", str(manifest), "--split",
+                 "test", "-o", str(test_img), "--quiet"]) == 0
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps({"normal": ["clear lungs"], "pneumonia": "consolidation"}))
+    predictions = tmp_path / "pred.csv"
+    assert main(["zero-shot", "--translator", str(translator), "--images", str(test_img),
+                 "--text-encoder", "tiny-text", "--option", "dim=32", "--prompts",
+                 str(prompts), "-o", str(predictions)]) == 0
+    header = predictions.read_text().splitlines()[0]
+    assert header == "id,prediction,p_normal,p_pneumonia"
+    capsys.readouterr()
+    assert main(["evaluate", "--predictions", str(predictions), "--manifest", str(manifest),
+                 "--positive-label", "pneumonia", "--bootstrap", "20", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics) == {"accuracy", "balanced_accuracy", "macro_f1", "auroc"}
+    assert metrics["auroc"]["low"] <= metrics["auroc"]["estimate"] <= metrics["auroc"]["high"]
+
+
+def test_fit_without_common_ids(tmp_path, capsys):
+    import numpy as np
+
+    from semalign_core import Embeddings
+
+    Embeddings(np.eye(3, dtype=np.float32), ["a", "b", "c"]).save(tmp_path / "s.safetensors")
+    Embeddings(np.eye(3, dtype=np.float32), ["x", "y", "z"]).save(tmp_path / "t.safetensors")
+    assert main(["fit", "--source", str(tmp_path / "s.safetensors"), "--target",
+                 str(tmp_path / "t.safetensors"), "-o", str(tmp_path / "o")]) == 1
+    assert "share 0 id(s)" in _error_line(capsys)
+
+
+def test_cli_import_stays_light():
+    code = ("import sys; from semalign_core.cli import main; main(['plugins']); "
+            "heavy = [m for m in ('torch', 'pandas', 'pydantic', 'matplotlib', 'sklearn', "
+            "'yaml') if m in sys.modules]; assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_demo_writes_its_config(tmp_path, shared, capsys):
+    pytest.importorskip("yaml")
+    target = tmp_path / "demo.yaml"
+    assert main(["demo", "--shared-dir", str(shared), "--write-config", str(target),
+                 "--anchors", "25", "100"]) == 0
+    from semalign_core.config import load_config
+
+    config = load_config(target)
+    assert config.anchors.counts == [25, 100] and config.task.kind == "zero-shot"
+    assert config.translator.params["alpha"] > 0

@@ -1,0 +1,117 @@
+"""Experiment configs: parsing, and validation errors that name the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from semalign_core.config import ConfigError, load_config, parse_config
+
+
+def base_config(**overrides):
+    cfg = {
+        "encoders": {"source": {"name": "img"}, "target": {"name": "txt"}},
+        "anchors": {"dataset": {"manifest": "pairs.csv", "split": "train"}, "count": [10, 20]},
+        "task": {"kind": "zero-shot", "prompts": {"a": "an a", "b": ["a b", "one b"]}},
+        "evaluation": {"dataset": {"manifest": "pairs.csv", "split": "test"}},
+        "output_dir": "out",
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def test_valid_config_and_defaults(tmp_path):
+    cfg = parse_config(base_config(), base_dir=tmp_path)
+    assert cfg.anchors.counts == [10, 20] and cfg.seeds == [0]
+    assert cfg.translator.solver == "affine" and cfg.anchors.selector.name == "random"
+    assert cfg.metric_names == ["accuracy", "balanced_accuracy", "macro_f1", "auroc"]
+    assert cfg.primary_metric == "auroc"
+    assert cfg.resolve_path("out") == (tmp_path / "out").resolve()
+
+
+def test_yaml_and_json_files(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(base_config()))
+    (tmp_path / "c.json").write_text(json.dumps(base_config()))
+    a, b = load_config(tmp_path / "c.yaml"), load_config(tmp_path / "c.json")
+    assert a.to_dict() == b.to_dict()
+    assert a.resolve_path(a.output_dir) == (tmp_path / "out").resolve()
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"task": None}, "task"),
+    ({"anchors": {"dataset": {"manifest": "m.csv"}, "count": [10, 1]}}, "anchors.count"),
+    ({"encoders": {"source": {"nme": "x"}, "target": {"name": "t"}}}, "encoders.source.nme"),
+    ({"task": {"kind": "zero-shot"}}, "task.zero-shot"),
+    ({"task": {"kind": "classify"}}, "task"),
+    ({"seeds": [1, 1]}, "seeds"),
+    ({"evaluation": {"dataset": {"manifest": "m", "builtin": "kermany", "path": "x"}}},
+     "evaluation.dataset"),
+    ({"translator": {"target_preprocessing": "centre"}}, "translator.target_preprocessing"),
+    ({"evaluation": {"dataset": {"manifest": "m"}, "bootstrap": 0}}, "evaluation.bootstrap"),
+])
+def test_errors_name_the_field(change, field):
+    cfg = base_config(**change)
+    if change.get("task", 1) is None:
+        del cfg["task"]
+    with pytest.raises(ConfigError) as info:
+        parse_config(cfg, source="c.yaml")
+    message = str(info.value)
+    assert message.startswith("invalid config c.yaml: ")
+    assert f"{field}:" in message or f"{field}." in message, message
+    assert "\n" not in message
+
+
+def test_metric_must_fit_the_task():
+    cfg = base_config(evaluation={"dataset": {"manifest": "m"}, "metrics": ["top1"]})
+    with pytest.raises(ConfigError, match=r"evaluation.metrics: \['top1'\] not available"):
+        parse_config(cfg)
+    translation = base_config(task={"kind": "translation"},
+                              evaluation={"dataset": {"manifest": "m"}, "metrics": ["top1"]})
+    assert parse_config(translation).primary_metric == "top1"
+
+
+def test_holdout_class_texts_need_a_pairing_holdout():
+    cfg = base_config(task={"kind": "zero-shot", "class_texts": {"holdout": True}})
+    with pytest.raises(ConfigError, match="anchors.texts.holdout"):
+        parse_config(cfg)
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("encoders: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    (tmp_path / "c.toml").write_text("")
+    with pytest.raises(ConfigError, match=".yaml, .yml or .json"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(tmp_path / "list.json")
+
+
+def test_shared_dir_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEMALIGN_SHARED_DIR", str(tmp_path / "shared"))
+    cfg = parse_config(base_config(), base_dir=tmp_path)
+    assert cfg.resolve_path("${SEMALIGN_SHARED_DIR}/data") == tmp_path / "shared" / "data"
+
+
+def test_example_config_matches_the_recipe():
+    """examples/pneumonia_zero_shot.yaml is generated from semalign_core.recipes: no drift."""
+    pytest.importorskip("yaml")
+    from pathlib import Path
+
+    from semalign_core.recipes import PNEUMONIA_PROMPTS, PNEUMONIA_RECIPE
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "pneumonia_zero_shot.yaml"
+    cfg = load_config(example)
+    assert cfg.task.prompts == PNEUMONIA_PROMPTS
+    assert cfg.translator.solver == PNEUMONIA_RECIPE["solver"]
+    assert cfg.translator.params == {"alpha": PNEUMONIA_RECIPE["alpha"]}
+    assert cfg.translator.target_preprocessing == PNEUMONIA_RECIPE["target_preprocessing"]
+    assert cfg.anchors.texts.k == PNEUMONIA_RECIPE["k"]
+    assert cfg.anchors.texts.holdout == PNEUMONIA_RECIPE["holdout"]
+    assert cfg.anchors.selector.name == PNEUMONIA_RECIPE["selector"]
