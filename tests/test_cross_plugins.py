@@ -18,6 +18,10 @@ from semalign_core import (
 )
 from semalign_core.testing import check_anchor_selector, check_solver
 
+# Runs in the torch env, where every plugin is installed; the core env has none.
+pytest.importorskip("semalign_solvers")
+pytest.importorskip("semalign_anchors")
+
 SOLVERS = list_solvers()
 SELECTORS = list_anchor_selectors()
 
