@@ -13,8 +13,9 @@ embedding.
 :class:`ZeroShotClassifier`
     ``predict`` / ``predict_proba`` / ``decision_scores`` for image embeddings of the
     translator's source encoder, streamed in batches. Opt-in, *transductive* threshold
-    calibration for two classes: ``calibration="gmm"`` plus :meth:`ZeroShotClassifier.fit_calibration`
-    on an unlabeled batch (see :func:`gmm_threshold` and docs/zeroshot.md).
+    calibration for two classes: ``calibration="gmm"``, then
+    :meth:`ZeroShotClassifier.fit_calibration` on an unlabeled batch (see :func:`gmm_threshold`
+    and docs/zeroshot.md).
 :func:`gmm_threshold`
     The decision threshold where a two-component Gaussian mixture fitted to unlabeled scores
     gives equal posteriors.
@@ -29,8 +30,8 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -768,12 +769,26 @@ class ZeroShotClassifier:
         Images translated and scored per chunk; bounds memory for any number of images.
     device : {"auto", "cpu", "cuda"}
         Where the :class:`LabelIndex` searches.
+    calibration : {"none", "gmm"}
+        How single-label, two-class predictions are cut. ``"none"`` (default): the nearest
+        class (argmax), which needs no data beyond the anchors. ``"gmm"``: opt-in and
+        *transductive*: :meth:`fit_calibration` must first see a batch of unlabeled images;
+        the threshold on ``score(classes_[1]) - score(classes_[0])`` is set where a
+        two-component Gaussian mixture of that batch's scores has equal posteriors
+        (:func:`gmm_threshold`). It helps when the deployment images are shifted from the
+        anchor images (the argmax threshold then sits off the valley between the classes);
+        it hurts on batches whose class mix is strongly skewed. It never changes the ranking
+        (AUROC). Two classes only.
+    random_state : int
+        Seeds the mixture of ``calibration="gmm"``.
 
     Attributes
     ----------
     classes_ : numpy.ndarray of str
         Class (finding) names, the columns of :meth:`predict_proba`.
     prompt_set : PromptSet
+    calibration_ : Calibration or None
+        What :meth:`fit_calibration` fitted (``None`` before, and with ``calibration="none"``).
 
     Raises
     ------
@@ -783,12 +798,24 @@ class ZeroShotClassifier:
         The text encoder is not the translator's target encoder (fingerprints differ).
     DimensionMismatchError
         The prompt embeddings' dimension differs from the translator's output dimension.
+    InvalidInputError
+        Bad options, or ``calibration="gmm"`` with other than two classes or in multi-label
+        mode.
+
+    Examples
+    --------
+    Calibrating on one unlabeled batch and applying the threshold to later ones::
+
+        clf = ZeroShotClassifier(translator, text_encoder, prompts, calibration="gmm")
+        clf.fit_calibration(unlabeled_images)   # transductive: no labels, stores threshold_
+        labels = clf.predict(new_images)
     """
 
     def __init__(self, translator: Translator, text_encoder: TextSource,
                  prompts: PromptSet | Mapping[str, str | Sequence[str]] | None = None, *,
                  space: str = "target", temperature: float = 0.01, batch_size: int = 8192,
-                 device: str = "auto") -> None:
+                 device: str = "auto", calibration: str = "none",
+                 random_state: int = 0) -> None:
         self.translator = translator
         self.text_encoder = text_encoder
         self.prompts = prompts
@@ -796,6 +823,10 @@ class ZeroShotClassifier:
         self.temperature = temperature
         self.batch_size = batch_size
         self.device = device
+        self.calibration = calibration
+        self.random_state = random_state
+        self.calibration_: Calibration | None = None
+        self._calibrated_for: object = None
         # Everything cheap is checked now, so mistakes surface before any encoder loads.
         if not isinstance(translator, Translator):
             raise InvalidInputError(f"translator must be a Translator, got "
@@ -835,12 +866,26 @@ class ZeroShotClassifier:
                 f"the translator outputs {translator.target_dim_}-d target vectors but the "
                 f"prompt embeddings are {_text_dim(source)}-d; the text encoder must be the "
                 f"translator's target encoder")
+        if calibration not in CALIBRATIONS:
+            raise InvalidInputError(f"calibration must be one of {CALIBRATIONS}, got "
+                                    f"{calibration!r}")
+        if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+            raise InvalidInputError(f"random_state must be an int, got {random_state!r}")
+        if calibration != "none" and (self.prompt_set.is_multilabel
+                                      or len(self.prompt_set) != 2):
+            raise InvalidInputError(
+                f"calibration={calibration!r} is for single-label classification with exactly "
+                f"two classes (it sets one threshold on the score difference); this prompt set "
+                f"has {len(self.prompt_set)} classes"
+                f"{' in multi-label mode' if self.prompt_set.is_multilabel else ''}; use "
+                f"calibration='none'")
         self._text_vectors: np.ndarray | None = None
         self._built_for: object = None
 
     def __repr__(self) -> str:
+        extra = "" if self.calibration == "none" else f", calibration={self.calibration!r}"
         return (f"ZeroShotClassifier({self.prompt_set!r}, space={self.space!r}, "
-                f"temperature={self.temperature})")
+                f"temperature={self.temperature}{extra})")
 
     @property
     def classes_(self) -> np.ndarray:
@@ -918,15 +963,109 @@ class ZeroShotClassifier:
         """
         return self._collect(X, self._scores, len(self.prompt_set), np.float32)
 
+    # -- opt-in transductive calibration ----------------------------------------------------------
+    def _difference(self, Z: np.ndarray) -> np.ndarray:
+        S = self._scores(Z).astype(np.float64)
+        return S[:, 1] - S[:, 0]
+
+    def _binary_difference(self, X: Embeddings | Any) -> np.ndarray:
+        if self.is_multilabel or len(self.prompt_set) != 2:
+            raise InvalidInputError("a single score difference exists only for single-label "
+                                    "classification with two classes")
+        return self._collect(X, lambda Z: self._difference(Z)[:, None], 1, np.float64)[:, 0]
+
+    def fit_calibration(self, X_unlabeled: Embeddings | Any) -> ZeroShotClassifier:
+        """Fit the decision threshold on a batch of *unlabeled* images (``calibration="gmm"``).
+
+        Transductive: the threshold depends on the distribution of this batch's scores (no
+        labels are used). It is stored (:attr:`threshold_`, :attr:`calibration_`) and applied
+        by :meth:`predict`, :meth:`predict_proba` and :meth:`decision_function` to any later
+        images, so one batch can calibrate for others from the same deployment. Calibrate on a
+        batch that contains both classes in a not-too-skewed mix.
+
+        Parameters
+        ----------
+        X_unlabeled : Embeddings or array-like of shape (n, d_source)
+            At least :data:`MIN_CALIBRATION_ITEMS` images from the translator's source encoder.
+
+        Returns
+        -------
+        ZeroShotClassifier
+            ``self``.
+
+        Raises
+        ------
+        InvalidInputError
+            The classifier was built with ``calibration="none"``, or the batch is too small or
+            shows no two modes (see :func:`gmm_threshold`).
+        """
+        if self.calibration == "none":
+            raise InvalidInputError("this classifier was built with calibration='none' "
+                                    "(argmax, nothing to fit); build it with "
+                                    "calibration='gmm' to calibrate on unlabeled images")
+        self.calibration_ = gmm_threshold(self._binary_difference(X_unlabeled),
+                                          random_state=int(self.random_state))
+        self._calibrated_for = self.translator.target_preprocessing_
+        return self
+
+    def _threshold(self) -> float:
+        if self.calibration == "none":
+            return 0.0
+        if self.calibration_ is None:
+            raise NotFittedError("calibration='gmm' needs a threshold: call "
+                                 "fit_calibration(unlabeled images) before predicting")
+        if self._calibrated_for is not self.translator.target_preprocessing_:
+            raise NotFittedError("the translator was refitted after fit_calibration; the "
+                                 "threshold belongs to the old map: call fit_calibration again")
+        return self.calibration_.threshold
+
+    @property
+    def threshold_(self) -> float:
+        """The threshold on ``score(classes_[1]) - score(classes_[0])`` (two classes only).
+
+        ``0.0`` with ``calibration="none"`` (argmax); the fitted value with ``"gmm"``.
+
+        Raises
+        ------
+        NotFittedError
+            ``calibration="gmm"`` before :meth:`fit_calibration`.
+        InvalidInputError
+            Not a single-label two-class classifier.
+        """
+        if self.is_multilabel or len(self.prompt_set) != 2:
+            raise InvalidInputError("threshold_ exists only for single-label classification "
+                                    "with two classes")
+        return self._threshold()
+
+    def decision_function(self, X: Embeddings | Any) -> np.ndarray:
+        """Two classes: ``score(classes_[1]) - score(classes_[0]) - threshold_``, shape (n,).
+
+        Positive means ``classes_[1]``. The ranking (and so AUROC) does not depend on the
+        calibration; only the sign does.
+        """
+        threshold = self.threshold_
+        return self._binary_difference(X) - threshold
+
     def predict_proba(self, X: Embeddings | Any) -> np.ndarray:
         """Class probabilities, shape (n, n_classes), float64.
 
-        Single-label: softmax of ``decision_scores / temperature`` (rows sum to 1).
+        Single-label: softmax of ``decision_scores / temperature`` (rows sum to 1); with
+        ``calibration="gmm"``, the score difference is shifted by :attr:`threshold_` first,
+        so that ``P(classes_[1]) >= 0.5`` exactly where :meth:`predict` says ``classes_[1]``.
         Multi-label: per finding, the softmax over (positive, negative) — each entry in [0, 1]
         independently.
         """
         # float64: with a small temperature, float32 would round confident probabilities to
         # exactly 0 or 1 and tie their ranking (AUROC from predict_proba would suffer)
+        if self.calibration != "none":
+            threshold = self._threshold()
+
+            def calibrated(Z: np.ndarray) -> np.ndarray:
+                p1 = _sigmoid((self._difference(Z) - threshold) / self.temperature)
+                return np.column_stack([1.0 - p1, p1])
+
+            return self._collect(X, calibrated, 2, np.float64)
+
         def proba(Z: np.ndarray) -> np.ndarray:
             logits = self._scores(Z).astype(np.float64) / self.temperature
             return _sigmoid(logits) if self.is_multilabel else _softmax(logits)
@@ -937,11 +1076,21 @@ class ZeroShotClassifier:
         """Predicted labels.
 
         Single-label: the nearest class name per image (a :class:`LabelIndex` search), shape
-        (n,). Multi-label: a 0/1 indicator matrix (n, n_findings), 1 where P(finding) >= 0.5.
+        (n,); with ``calibration="gmm"``, ``classes_[1]`` where the score difference exceeds
+        :attr:`threshold_`. Multi-label: a 0/1 indicator matrix (n, n_findings), 1 where
+        P(finding) >= 0.5.
+
+        Raises
+        ------
+        NotFittedError
+            ``calibration="gmm"`` before :meth:`fit_calibration`.
         """
         if self.is_multilabel:
             return (self.predict_proba(X) >= 0.5).astype(np.int64)
         classes = self.classes_
+        if self.calibration != "none":
+            threshold = self._threshold()
+            return classes[(self._binary_difference(X) > threshold).astype(np.int64)]
 
         def nearest(Z: np.ndarray) -> np.ndarray:
             indices, _ = self._index.search_indices(Z, 1)

@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from test_experiment import PickPlugin, TinyPlugin, make_dataset
 
-from semalign_core.cli import main
+for _module in ("pydantic", "sklearn", "matplotlib", "faiss"):
+    pytest.importorskip(_module, reason="needs the semalign-core[experiments] extra")
 
-pytest.importorskip("sklearn")
+from test_experiment import PickPlugin, TinyPlugin, make_dataset  # noqa: E402
+
+from semalign_core.cli import main  # noqa: E402
 
 COMMANDS = ["run", "encode", "fit", "zero-shot", "evaluate", "demo"]
 

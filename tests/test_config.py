@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+pytest.importorskip("pydantic", reason="configs need the semalign-core[experiments] extra")
+
 from semalign_core.config import ConfigError, load_config, parse_config
 
 

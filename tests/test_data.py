@@ -117,6 +117,7 @@ def _grouped(n_groups=30, per_group=3):
 
 
 def test_split_by_group_keeps_patients_together():
+    pytest.importorskip("sklearn")
     split = split_by_group(_grouped(), test_size=0.3, seed=1)
     sides: dict[str, set[str]] = {}
     for r in split:
@@ -127,6 +128,7 @@ def test_split_by_group_keeps_patients_together():
 
 
 def test_split_by_group_is_seeded():
+    pytest.importorskip("sklearn")
     a = [r.split for r in split_by_group(_grouped(), seed=0)]
     b = [r.split for r in split_by_group(_grouped(), seed=0)]
     c = [r.split for r in split_by_group(_grouped(), seed=5)]
@@ -134,6 +136,7 @@ def test_split_by_group_is_seeded():
 
 
 def test_split_by_group_errors():
+    pytest.importorskip("sklearn")
     with pytest.raises(InvalidInputError, match="at least 2 groups"):
         split_by_group(Manifest([Record("a", text="t", group="g"),
                                  Record("b", text="t", group="g")]))

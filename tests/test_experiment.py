@@ -11,11 +11,17 @@ import pytest
 from helpers import HashTextEncoder
 
 from semalign_core import Encoder, Fingerprint, InvalidInputError, hookimpl
-from semalign_core.config import parse_config
-from semalign_core.experiment import pair_by_label, run_experiment, seed_interval, split_texts
 
-pytest.importorskip("sklearn")
-pytest.importorskip("matplotlib")
+for _module in ("pydantic", "sklearn", "matplotlib", "faiss"):
+    pytest.importorskip(_module, reason="needs the semalign-core[experiments] extra")
+
+from semalign_core.config import parse_config  # noqa: E402
+from semalign_core.experiment import (  # noqa: E402
+    pair_by_label,
+    run_experiment,
+    seed_interval,
+    split_texts,
+)
 
 
 class TinyImageEncoder(Encoder):

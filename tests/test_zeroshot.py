@@ -538,3 +538,154 @@ def test_importing_the_core_modules_loads_neither_torch_nor_faiss_nor_sklearn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+# -- opt-in transductive calibration (calibration="gmm") ---------------------------------------
+def _bimodal(rng: np.random.Generator, n_low: int, n_high: int, low: float = -1.0,
+             high: float = 3.0, sd_low: float = 0.3, sd_high: float = 0.3) -> np.ndarray:
+    return np.concatenate([rng.normal(low, sd_low, n_low), rng.normal(high, sd_high, n_high)])
+
+
+def test_gmm_threshold_lands_in_the_valley_between_two_modes():
+    rng = np.random.default_rng(1)
+    cal = zs.gmm_threshold(_bimodal(rng, 300, 300))
+    # equal weights and spreads: equal posteriors at the midpoint of the means
+    assert cal.between_means
+    assert cal.means[0] == pytest.approx(-1.0, abs=0.06)
+    assert cal.means[1] == pytest.approx(3.0, abs=0.06)
+    assert cal.threshold == pytest.approx(1.0, abs=0.1)
+    assert cal.weights[0] == pytest.approx(0.5, abs=0.03)
+    assert cal.n_items == 600 and cal.method == "gmm"
+
+
+def test_gmm_threshold_matches_the_closed_form_tie_of_the_fitted_components():
+    rng = np.random.default_rng(2)
+    cal = zs.gmm_threshold(_bimodal(rng, 500, 150, low=0.0, high=2.0, sd_low=0.25,
+                                    sd_high=0.5))
+    t, (m0, m1), (s0, s1), (w0, w1) = cal.threshold, cal.means, cal.stds, cal.weights
+
+    def weighted_density(x, m, s, w):
+        return w * np.exp(-(x - m) ** 2 / (2 * s * s)) / s
+
+    # the two weighted densities are equal at the threshold, which lies between the means
+    assert m0 < t < m1
+    assert weighted_density(t, m0, s0, w0) == pytest.approx(weighted_density(t, m1, s1, w1),
+                                                            rel=1e-6)
+    # the heavier, narrower low component pushes the cut above the midpoint
+    assert t > (m0 + m1) / 2
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scale=st.floats(1e-3, 1e3), shift=st.floats(-1e3, 1e3), seed=st.integers(0, 2**16))
+def test_gmm_threshold_is_equivariant_to_affine_rescaling(scale, shift, seed):
+    s = _bimodal(np.random.default_rng(seed), 80, 60)
+    base = zs.gmm_threshold(s).threshold
+    moved = zs.gmm_threshold(scale * s + shift).threshold
+    assert moved == pytest.approx(scale * base + shift, rel=1e-5, abs=1e-6 * scale)
+
+
+def test_gmm_threshold_is_deterministic_and_refuses_bad_input():
+    s = _bimodal(np.random.default_rng(3), 60, 60)
+    assert zs.gmm_threshold(s, random_state=7) == zs.gmm_threshold(s, random_state=7)
+    with pytest.raises(InvalidInputError, match="at least 20"):
+        zs.gmm_threshold(s[:19])
+    with pytest.raises(InvalidInputError, match="1-D"):
+        zs.gmm_threshold(s.reshape(-1, 2))
+    with pytest.raises(InvalidInputError, match="NaN"):
+        zs.gmm_threshold(np.r_[s, np.nan])
+    with pytest.raises(InvalidInputError, match="equal"):
+        zs.gmm_threshold(np.full(50, 0.3))
+    with pytest.raises(InvalidInputError, match="random_state"):
+        zs.gmm_threshold(s, random_state=0.5)
+
+
+@pytest.fixture(scope="module")
+def shifted() -> dict:
+    """Two classes in a 2-d text space; the deployment images are shifted toward 'pneumonia',
+    so argmax misclassifies many normal images while the ranking stays perfect."""
+    fp = Fingerprint("test-text", "toy", "none", 2)
+    classes = Embeddings(np.eye(2, dtype=np.float32), ["normal", "pneumonia"], fp)
+    t = Translator("identity", source_preprocessing="none",
+                   target_preprocessing="none").fit(np.eye(2), np.eye(2))
+    rng = np.random.default_rng(4)
+    # angle in the first quadrant: score difference sin - cos > 0 means 'pneumonia';
+    # normal images cluster at 52 degrees (past the 45-degree argmax boundary), pneumonia at 80
+    angles = np.r_[rng.normal(52, 2.0, 150), rng.normal(80, 2.0, 150)]
+    X = np.column_stack([np.cos(np.radians(angles)), np.sin(np.radians(angles))])
+    y = np.array(["normal"] * 150 + ["pneumonia"] * 150)
+    return {"translator": t, "classes": classes, "X": X.astype(np.float32), "y": y}
+
+
+def test_gmm_calibration_fixes_a_shifted_threshold(shifted):
+    t, C, X, y = shifted["translator"], shifted["classes"], shifted["X"], shifted["y"]
+    plain = ZeroShotClassifier(t, C, device="cpu")
+    assert plain.threshold_ == 0.0
+    assert balanced_accuracy(y, plain.predict(X)) < 0.6  # nearly every image says pneumonia
+    clf = ZeroShotClassifier(t, C, device="cpu", calibration="gmm")
+    assert clf.fit_calibration(X) is clf  # no labels passed: transductive
+    assert 0.0 < clf.threshold_ == clf.calibration_.threshold
+    assert balanced_accuracy(y, clf.predict(X)) == 1.0
+    # the threshold is kept: other batches from the same deployment use it unchanged
+    np.testing.assert_array_equal(clf.predict(X[::7]), clf.predict(X)[::7])
+    # ranking unchanged; predict_proba and decision_function agree with predict
+    S = clf.decision_scores(X)
+    np.testing.assert_allclose(clf.decision_function(X), S[:, 1] - S[:, 0] - clf.threshold_,
+                               atol=1e-6)
+    assert auroc(y, clf.decision_function(X)) == auroc(y, plain.decision_function(X)) == 1.0
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[(proba[:, 1] >= 0.5).astype(int)],
+                                  clf.predict(X))
+    assert "calibration='gmm'" in repr(clf)
+
+
+def test_gmm_calibration_equals_gmm_threshold_on_the_score_difference(shifted):
+    t, C, X = shifted["translator"], shifted["classes"], shifted["X"]
+    clf = ZeroShotClassifier(t, C, device="cpu", calibration="gmm", random_state=3,
+                             batch_size=16).fit_calibration(X)
+    S = clf.decision_scores(X).astype(np.float64)
+    assert clf.calibration_ == zs.gmm_threshold(S[:, 1] - S[:, 0], random_state=3)
+    again = ZeroShotClassifier(t, C, device="cpu", calibration="gmm",
+                               random_state=3).fit_calibration(X)
+    assert again.threshold_ == clf.threshold_  # deterministic (chunking does not matter)
+
+
+def test_gmm_calibration_error_paths(shifted, world):
+    t, C, X = shifted["translator"], shifted["classes"], shifted["X"]
+    clf = ZeroShotClassifier(t, C, device="cpu", calibration="gmm")
+    for call in (clf.predict, clf.predict_proba, clf.decision_function):
+        with pytest.raises(NotFittedError, match="fit_calibration"):
+            call(X)
+    with pytest.raises(NotFittedError):
+        _ = clf.threshold_
+    with pytest.raises(InvalidInputError, match="at least 20"):
+        clf.fit_calibration(X[:10])
+    with pytest.raises(InvalidInputError, match="calibration='none'"):
+        ZeroShotClassifier(t, C, device="cpu").fit_calibration(X)
+    with pytest.raises(InvalidInputError, match="calibration must be one of"):
+        ZeroShotClassifier(t, C, device="cpu", calibration="platt")
+    with pytest.raises(InvalidInputError, match="random_state"):
+        ZeroShotClassifier(t, C, device="cpu", calibration="gmm", random_state="0")
+    # three classes: one threshold cannot cut them, so it is refused up front
+    with pytest.raises(InvalidInputError, match="exactly two classes"):
+        ZeroShotClassifier(world["translator"], world["text"], world["prompts"],
+                           calibration="gmm")
+    multi, _, _ = _multilabel_classifier()
+    with pytest.raises(InvalidInputError, match="multi-label"):
+        ZeroShotClassifier(multi.translator, multi.text_encoder, multi.prompt_set,
+                           calibration="gmm")
+    with pytest.raises(InvalidInputError, match="two classes"):
+        _ = ZeroShotClassifier(world["translator"], world["text"], world["prompts"]).threshold_
+
+
+def test_refitting_the_translator_invalidates_the_calibration(shifted):
+    C, X = shifted["classes"], shifted["X"]
+    t = Translator("identity", source_preprocessing="none",
+                   target_preprocessing="none").fit(np.eye(2), np.eye(2))
+    clf = ZeroShotClassifier(t, C, device="cpu", calibration="gmm").fit_calibration(X)
+    clf.predict(X)
+    t.fit(np.eye(2), np.eye(2))
+    with pytest.raises(NotFittedError, match="refitted"):
+        clf.predict(X)
+    clf.fit_calibration(X)
+    assert clf.predict(X).shape == (len(X),)
