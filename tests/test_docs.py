@@ -18,7 +18,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 # <!-- docs-test: requires semalign_solvers faiss -->; it is skipped where they are missing.
 REQUIRES = re.compile(r"<!-- docs-test: requires ([\w\s.]+?) -->")
 
-PAGES = sorted(p for p in DOCS.glob("*.md"))
+PAGES = [*sorted(DOCS.glob("*.md")), DOCS.parent / "README.md"]
 
 
 def _hookspec_names() -> list[str]:

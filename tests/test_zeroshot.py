@@ -571,8 +571,12 @@ def test_gmm_threshold_matches_the_closed_form_tie_of_the_fitted_components():
     assert m0 < t < m1
     assert weighted_density(t, m0, s0, w0) == pytest.approx(weighted_density(t, m1, s1, w1),
                                                             rel=1e-6)
-    # the heavier, narrower low component pushes the cut above the midpoint
-    assert t > (m0 + m1) / 2
+    # the wider high component reaches further down: the cut moves toward the narrow one
+    assert t < (m0 + m1) / 2
+    # equal spreads, the low class three times as frequent: the cut moves above the midpoint
+    heavy = zs.gmm_threshold(_bimodal(np.random.default_rng(2), 450, 150, low=0.0, high=2.0,
+                                      sd_low=0.4, sd_high=0.4))
+    assert heavy.threshold > sum(heavy.means) / 2 + 0.05
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
