@@ -6,11 +6,12 @@ anchors from the 400 train images, over anchor seeds 0-4. The recipe is
 path as ``semalign demo`` and ``benchmarks/bench_zeroshot.py``); nothing in it was chosen on
 the test split.
 
-Measured (see docs/zeroshot.md): default argmax balanced accuracy 0.791 +- 0.031, AUROC
-0.913 +- 0.009; with the opt-in transductive GMM threshold fitted to the unlabeled test batch,
-balanced accuracy 0.824 +- 0.014 (AUROC unchanged). The floors below are set under those
-numbers with a margin; the default recipe does not reliably reach 0.80 balanced accuracy on
-this shifted test split, and the test says so rather than hiding it.
+Measured (see docs/zeroshot.md): default argmax balanced accuracy 0.807 +- 0.023, AUROC
+0.916 +- 0.012; with the opt-in transductive GMM threshold fitted to the unlabeled test batch,
+balanced accuracy 0.824 +- 0.010 (AUROC unchanged). The default asserts the issue's bar
+(>= 0.80 / >= 0.90 averaged over the five seeds). The margin on balanced accuracy is small
+(0.007, inside seed-to-seed noise): a recipe change that costs a point fails this test, which is
+what it is for.
 
 Cold, the run encodes 1024 images and about 1500 report impressions (about a minute on two
 CPU cores); the embeddings are cached in pytest's cache folder (or ``$SEMALIGN_ZEROSHOT_CACHE``)
@@ -92,10 +93,8 @@ def test_default_inductive_recipe(scored):
     _, summary, _ = scored
     s = summary["inductive"]
     assert np.mean(s["auroc"]) >= 0.90, s["auroc"]
-    # honest floor: measured 0.791 +- 0.031 (the 0.80 bar is not reliably met without
-    # calibration; see docs/zeroshot.md)
-    assert np.mean(s["bacc"]) >= 0.75, s["bacc"]
-    assert min(s["bacc"]) >= 0.70, s["bacc"]
+    assert np.mean(s["bacc"]) >= 0.80, s["bacc"]  # measured 0.807 +- 0.023
+    assert min(s["bacc"]) >= 0.75, s["bacc"]
 
 
 def test_gmm_calibrated_recipe_reaches_the_bar(scored):
