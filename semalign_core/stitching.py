@@ -14,7 +14,7 @@ import numpy as np
 
 from .embeddings import Embeddings
 from .errors import DimensionMismatchError, InvalidInputError, NotFittedError
-from .translator import Translator
+from .translator import Translator, check_fitted_translator
 from .validation import check_matrix
 
 __all__ = ["LinearHead", "StitchedClassifier"]
@@ -140,12 +140,7 @@ class StitchedClassifier:
         self.translator = translator
         self.normalized = normalized
         self.batch_size = batch_size
-        if not isinstance(translator, Translator):
-            raise InvalidInputError(f"translator must be a Translator, got "
-                                    f"{type(translator).__name__}")
-        if not translator.is_fitted:
-            raise NotFittedError("the translator is not fitted; call translator.fit(source "
-                                 "anchors, target anchors) first")
+        check_fitted_translator(translator)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
         if isinstance(head, tuple):

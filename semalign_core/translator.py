@@ -23,7 +23,7 @@ from .preprocessing import Preprocessing, parse_steps
 from .solvers import Solver
 from .validation import check_matrix, check_paired
 
-__all__ = ["Translator"]
+__all__ = ["Translator", "check_fitted_translator"]
 
 _FORMAT = "semalign.translator"
 _VERSION = 1
@@ -327,3 +327,15 @@ class Translator:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise CorruptFileError(f"{path} is damaged or incomplete: {exc!r}") from exc
         return obj
+
+
+def check_fitted_translator(translator: Any) -> Translator:
+    """Raise unless ``translator`` is a fitted :class:`Translator` (used by the classifiers that
+    wrap one, so they fail at construction rather than on first use)."""
+    if not isinstance(translator, Translator):
+        raise InvalidInputError(f"translator must be a Translator, got "
+                                f"{type(translator).__name__}")
+    if not translator.is_fitted:
+        raise NotFittedError("the translator is not fitted; call translator.fit(source "
+                             "anchors, target anchors) first")
+    return translator

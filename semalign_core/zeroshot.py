@@ -47,7 +47,7 @@ from .errors import (
 )
 from .fileio import read_arrays, write_arrays
 from .fingerprint import Fingerprint
-from .translator import Translator
+from .translator import Translator, check_fitted_translator
 from .validation import check_matrix
 
 __all__ = ["CALIBRATIONS", "DEVICES", "MIN_CALIBRATION_ITEMS", "Calibration", "LabelIndex",
@@ -828,12 +828,7 @@ class ZeroShotClassifier:
         self.calibration_: Calibration | None = None
         self._calibrated_for: object = None
         # Everything cheap is checked now, so mistakes surface before any encoder loads.
-        if not isinstance(translator, Translator):
-            raise InvalidInputError(f"translator must be a Translator, got "
-                                    f"{type(translator).__name__}")
-        if not translator.is_fitted:
-            raise NotFittedError("the translator is not fitted; call translator.fit(source "
-                                 "anchors, target anchors) before building a classifier")
+        check_fitted_translator(translator)
         if space not in ("target", "raw"):
             raise InvalidInputError(f"space must be 'target' or 'raw', got {space!r}")
         if (not isinstance(temperature, int | float) or isinstance(temperature, bool)

@@ -213,17 +213,16 @@ _DOC_PARAMS = """
 """
 
 
-class ClipImageEncoder(TorchImageEncoder):
-    __doc__ = ("open_clip image tower: ``model.encode_image(preprocess(image))``.\n"
-               + _DOC_PARAMS + "    device, batch_size, num_workers, autocast, skip_errors, "
-               "progress\n        See :class:`semalign_core.torch_encoding.TorchImageEncoder`.\n")
+class _ClipTower:
+    """What the image and the text encoder share: options, the spec, the fingerprint."""
 
-    name = "clip"
+    name: str
+    tower: str
 
     def __init__(self, model: str = "ViT-B-32", pretrained: str | None = "openai", *,
                  weights: str | os.PathLike[str] | None = None, revision: str | None = None,
                  normalize: bool = False, seed: int = 0, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(**options)  # type: ignore[call-arg]
         self.spec = _ClipSpec(model, pretrained, weights, revision, seed)
         self.normalize = bool(normalize)
         self._fingerprint: Fingerprint | None = None
@@ -231,12 +230,21 @@ class ClipImageEncoder(TorchImageEncoder):
     @property
     def fingerprint(self) -> Fingerprint:
         if self._fingerprint is None:
-            self._fingerprint = self.spec.fingerprint(self.name, "image", self.normalize)
+            self._fingerprint = self.spec.fingerprint(self.name, self.tower, self.normalize)
         return self._fingerprint
 
     @property
-    def dim(self) -> int:  # type: ignore[override]
+    def dim(self) -> int:
         return self.fingerprint.dim
+
+
+class ClipImageEncoder(_ClipTower, TorchImageEncoder):
+    __doc__ = ("open_clip image tower: ``model.encode_image(preprocess(image))``.\n"
+               + _DOC_PARAMS + "    device, batch_size, num_workers, autocast, skip_errors, "
+               "progress\n        See :class:`semalign_core.torch_encoding.TorchImageEncoder`.\n")
+
+    name = "clip"
+    tower = "image"
 
     def _build(self) -> tuple[Any, Callable[[Any], Any]]:
         model, preprocess, _ = self.spec.build()
@@ -246,31 +254,14 @@ class ClipImageEncoder(TorchImageEncoder):
         return model.encode_image(batch, normalize=self.normalize)
 
 
-class ClipTextEncoder(TorchTextEncoder):
+class ClipTextEncoder(_ClipTower, TorchTextEncoder):
     __doc__ = ("open_clip text tower: ``model.encode_text(tokenizer(texts))``.\n"
                + _DOC_PARAMS + "    device, batch_size, autocast\n        See "
                ":class:`semalign_core.torch_encoding.TorchTextEncoder`.\n")
 
     name = "clip-text"
+    tower = "text"
     default_batch_size = 128
-
-    def __init__(self, model: str = "ViT-B-32", pretrained: str | None = "openai", *,
-                 weights: str | os.PathLike[str] | None = None, revision: str | None = None,
-                 normalize: bool = False, seed: int = 0, **options: Any) -> None:
-        super().__init__(**options)
-        self.spec = _ClipSpec(model, pretrained, weights, revision, seed)
-        self.normalize = bool(normalize)
-        self._fingerprint: Fingerprint | None = None
-
-    @property
-    def fingerprint(self) -> Fingerprint:
-        if self._fingerprint is None:
-            self._fingerprint = self.spec.fingerprint(self.name, "text", self.normalize)
-        return self._fingerprint
-
-    @property
-    def dim(self) -> int:  # type: ignore[override]
-        return self.fingerprint.dim
 
     def _build(self) -> None:
         model, _, tokenizer = self.spec.build()
