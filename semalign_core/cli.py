@@ -242,7 +242,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         kermany=inputs.kermany, openi_reports=inputs.openi_reports,
         vision_weights=inputs.vision_weights, output_dir=Path(args.output_dir).resolve(),
         anchors=counts, seeds=list(range(args.seeds)), cache_dir=args.cache_dir,
-        bootstrap=args.bootstrap, device=args.device, progress=args.progress)
+        bootstrap=args.bootstrap, device=args.device, progress=args.progress,
+        calibration=args.calibration)
     if args.write_config:
         import yaml
 
@@ -399,6 +400,9 @@ def _add_experiment_commands(sub: Any) -> None:
     demo.add_argument("--seeds", type=int, default=5, help="number of anchor seeds")
     demo.add_argument("--bootstrap", type=int, default=500, help="resamples per CI")
     demo.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    demo.add_argument("--calibration", choices=("none", "gmm"), default="none",
+                      help="'gmm': fit the decision threshold to the unlabeled test batch "
+                           "(transductive; see docs/zeroshot.md)")
     demo.add_argument("--write-config", metavar="PATH",
                       help="write the equivalent `semalign run` config and exit")
     demo.add_argument("--progress", action="store_true")

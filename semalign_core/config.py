@@ -206,6 +206,10 @@ class ZeroShotTask(_Model):
     space: Literal["target", "raw"] = "target"
     temperature: float = Field(0.01, gt=0)
     positive_label: str | None = None
+    calibration: Literal["none", "gmm"] = Field(
+        "none", description="'gmm': transductive, two classes only: the decision threshold is "
+                            "fitted to the unlabeled evaluation batch's scores (see "
+                            "docs/zeroshot.md); 'none': nearest class")
 
     @model_validator(mode="after")
     def _has_classes(self) -> ZeroShotTask:

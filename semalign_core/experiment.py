@@ -336,17 +336,21 @@ def _zero_shot(ctx: RunContext, translator: Any,
 
     task = ctx.config.task
     assert isinstance(task, ZeroShotTask)
+    options = {"space": task.space, "temperature": task.temperature,
+               "calibration": task.calibration}
     if task.ensemble == "target" and task.class_texts is None:
         clf = ZeroShotClassifier(translator, ctx.task_state["prompt_embeddings"],
-                                 ctx.task_state["prompt_set"], space=task.space,
-                                 temperature=task.temperature)
+                                 ctx.task_state["prompt_set"], **options)
     else:
-        clf = ZeroShotClassifier(translator, _class_embeddings(ctx, held_out), None,
-                                 space=task.space, temperature=task.temperature)
+        clf = ZeroShotClassifier(translator, _class_embeddings(ctx, held_out), None, **options)
     columns = list(clf.classes_)
     scores = clf.decision_scores(ctx.eval_source)
     scores = scores[:, [columns.index(c) for c in ctx.classes]]
-    y_pred = np.asarray(ctx.classes)[scores.argmax(axis=1)]
+    if task.calibration == "gmm":
+        # transductive by request: the threshold comes from this unlabeled evaluation batch
+        y_pred = np.asarray(clf.fit_calibration(ctx.eval_source).predict(ctx.eval_source))
+    else:
+        y_pred = np.asarray(ctx.classes)[scores.argmax(axis=1)]
     return {"y_pred": y_pred, "y_score": _score_for_auroc(scores)}
 
 

@@ -74,7 +74,8 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
                                seeds: Sequence[int] = (0, 1, 2, 3, 4),
                                cache_dir: str | os.PathLike[str] | None = None,
                                bootstrap: int = 1000, device: str = "cpu",
-                               progress: bool = False) -> dict[str, Any]:
+                               progress: bool = False,
+                               calibration: str = "none") -> dict[str, Any]:
     """The pneumonia zero-shot experiment as a config mapping (see docs/experiments.md).
 
     Parameters
@@ -97,6 +98,9 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
         Where the encoders run.
     progress : bool
         Show encoding progress bars.
+    calibration : {"none", "gmm"}
+        ``"gmm"`` fits the decision threshold to the unlabeled test batch (transductive, opt-in;
+        see docs/zeroshot.md).
     """
     r = PNEUMONIA_RECIPE
     reports = {"builtin": "openi", "path": str(openi_reports),
@@ -123,7 +127,7 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
                        "target_preprocessing": r["target_preprocessing"]},
         "task": {"kind": "zero-shot", "prompts": PNEUMONIA_PROMPTS,
                  "class_texts": {"holdout": True}, "ensemble": r["ensemble"],
-                 "positive_label": "pneumonia"},
+                 "positive_label": "pneumonia", "calibration": calibration},
         "evaluation": {"dataset": {"builtin": "kermany", "path": str(kermany), "split": "test"},
                        "bootstrap": bootstrap},
         "seeds": list(seeds),

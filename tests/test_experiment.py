@@ -175,6 +175,28 @@ def test_zero_shot_run_writes_every_report_file(tmp_path, components):
     assert "| zero-shot | 20 | 2 |" in summary and "supervised probe" in summary
 
 
+def test_gmm_calibration_moves_only_the_threshold(tmp_path, components):
+    make_dataset(tmp_path)
+    task = {"kind": "zero-shot", "positive_label": "pneumonia",
+            "prompts": {"normal": ["clear lungs"], "pneumonia": ["focal consolidation"]}}
+    plain = run_experiment(config(tmp_path, task, translator=_ridge())).document
+    calibrated = run_experiment(config(tmp_path, {**task, "calibration": "gmm"},
+                                       translator=_ridge())).document
+    assert calibrated["config"]["task"]["calibration"] == "gmm"
+    for before, after in zip(plain["runs"], calibrated["runs"], strict=True):
+        # a threshold cannot reorder images: AUROC is identical, the labels may differ
+        assert after["metrics"]["auroc"] == before["metrics"]["auroc"]
+
+
+def test_unknown_calibration_is_a_config_error_naming_the_field():
+    from semalign_core.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"task\.zero-shot\.calibration: Input should be "
+                                          r"'none' or 'gmm'"):
+        parse_config({"encoders": {}, "task": {"kind": "zero-shot", "calibration": "platt",
+                                               "prompts": {"a": "x", "b": "y"}}})
+
+
 def test_second_run_hits_the_cache(tmp_path, components):
     make_dataset(tmp_path)
     task = {"kind": "zero-shot", "prompts": {"normal": "clear", "pneumonia": "opacity"}}
