@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import semalign_core.label_index as label_index
 import semalign_core.zeroshot as zs
 from semalign_core import (
     CorruptFileError,
@@ -285,7 +286,7 @@ def fake_gpu(monkeypatch):
 
     monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
     monkeypatch.setattr(faiss, "StandardGpuResources", object, raising=False)
-    monkeypatch.setattr(zs, "_make_gpu_index", factory)
+    monkeypatch.setattr(label_index, "_make_gpu_index", factory)
     return made
 
 
@@ -302,7 +303,7 @@ def test_auto_device_uses_gpu_when_faiss_sees_one(fake_gpu):
 
 
 def test_gpu_scores_fall_back_to_dense_product_beyond_the_gpu_k_limit(fake_gpu, monkeypatch):
-    monkeypatch.setattr(zs, "_GPU_MAX_K", 2)
+    monkeypatch.setattr(label_index, "_GPU_MAX_K", 2)
     E = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
     index = LabelIndex(list("abcde"), E, device="auto")
     Q = np.random.default_rng(1).normal(size=(4, 8)).astype(np.float32)
@@ -333,7 +334,8 @@ def test_missing_faiss_gives_install_hint(monkeypatch):
         LabelIndex(["a"], np.ones((1, 2), np.float32))
 
 
-@pytest.mark.skipif(zs._faiss_num_gpus(faiss) == 0, reason="FAISS sees no GPU on this machine")
+@pytest.mark.skipif(label_index._faiss_num_gpus(faiss) == 0,
+                    reason="FAISS sees no GPU on this machine")
 def test_real_gpu_index_matches_cpu():
     rng = np.random.default_rng(0)
     E = rng.normal(size=(50, 64)).astype(np.float32)

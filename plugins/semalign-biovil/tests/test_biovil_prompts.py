@@ -14,8 +14,7 @@ from semalign_biovil.prompts import (
     finding_vs_normal_prompts,
 )
 
-from semalign_core import InvalidInputError
-from semalign_core.zeroshot import PromptSet
+from semalign_core import InvalidInputError, PromptSet
 
 
 def test_findings_table_covers_chexpert():

@@ -10,8 +10,7 @@ from biovil_testutils import write_text_checkpoint
 from semalign_biovil import BioVilImageEncoder, CXRBertEncoder
 from semalign_biovil.prompts import NO_FINDING, chexpert_prompts, finding_vs_normal_prompts
 
-from semalign_core import Translator
-from semalign_core.zeroshot import ZeroShotClassifier
+from semalign_core import Translator, ZeroShotClassifier
 
 pytest.importorskip("faiss")
 

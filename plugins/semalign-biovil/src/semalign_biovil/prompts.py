@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from semalign_core import InvalidInputError
 
 if TYPE_CHECKING:
-    from semalign_core.zeroshot import PromptSet
+    from semalign_core import PromptSet
 
 __all__ = [
     "CHEXPERT_FINDINGS",
@@ -122,7 +122,7 @@ def chexpert_prompts(findings: Sequence[str] | None = None, *,
     semalign_core.zeroshot.PromptSet
         With ``negatives``, so ``ZeroShotClassifier.predict_proba`` gives P(finding) per column.
     """
-    from semalign_core.zeroshot import PromptSet
+    from semalign_core import PromptSet
 
     return PromptSet.from_templates(_terms(findings, terms), list(templates),
                                     negative_templates=list(negative_templates))
@@ -144,7 +144,7 @@ def finding_vs_normal_prompts(findings: Sequence[str], *,
     semalign_core.zeroshot.PromptSet
         Single-label: ``predict`` picks the nearest class.
     """
-    from semalign_core.zeroshot import PromptSet
+    from semalign_core import PromptSet
 
     positives = PromptSet.from_templates(_terms(findings, terms), list(templates))
     if normal_label in positives.classes:
