@@ -18,6 +18,7 @@ from torchvision import transforms
 
 from semalign_core import CorruptFileError
 
+from ._state import key_mismatch, load_as_float32, shape_mismatch, some
 from .checkpoints import BACKBONE_WIDTH, MULTI_IMAGE_WIDTH, feature_dim
 
 #: Checkpoint entries the encoder does not use: the unused ImageNet classifier of the ResNet,
@@ -112,9 +113,7 @@ class BioVilImageNet(nn.Module):
         Every parameter of this network must be present with the right shape; the only extra
         entries allowed are the ones listed in :data:`IGNORED_PREFIXES`.
         """
-        own = self.state_dict()
-        extra = [k for k in state if k not in own and not k.startswith(IGNORED_PREFIXES)]
-        missing = [k for k in own if k not in state]
+        missing, extra = key_mismatch(self, state, IGNORED_PREFIXES)
         if missing or extra:
             if any(k.startswith("encoder.backbone_to_vit") for k in missing + extra):
                 hint = "a BioViL-T checkpoint needs model='biovil-t', a BioViL one model='biovil'"
@@ -123,22 +122,14 @@ class BioVilImageNet(nn.Module):
                         "ResNet-50)")
             raise CorruptFileError(
                 f"{source} is not a BioViL image checkpoint of this layout ({hint}): "
-                f"missing {_some(missing)}, unexpected {_some(extra)}")
-        wrong = [f"{k}: {tuple(state[k].shape)} vs expected {tuple(v.shape)}"
-                 for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)]
+                f"missing {some(missing)}, unexpected {some(extra)}")
+        wrong = shape_mismatch(self, state)
         if wrong:
             raise CorruptFileError(
-                f"{source} does not match the network: {_some(wrong)}. Check backbone= "
+                f"{source} does not match the network: {some(wrong)}. Check backbone= "
                 f"('resnet50' or 'resnet18') and joint_dim= (128 for the published models).")
-        self.load_state_dict({k: state[k].float() if state[k].is_floating_point() else state[k]
-                              for k in own}, strict=True)
+        load_as_float32(self, state)
 
-
-def _some(items: list[str], n: int = 5) -> str:
-    if not items:
-        return "nothing"
-    more = f" and {len(items) - n} more" if len(items) > n else ""
-    return ", ".join(items[:n]) + more
 
 
 def remap_to_uint8(array: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from torch import nn
 
 from semalign_core import CorruptFileError, InvalidInputError
 
+from ._state import key_mismatch, load_as_float32, shape_mismatch, some
 from .checkpoints import TEXT_WEIGHT_FILES, read_json, read_state_dict
 
 #: BertConfig fields taken from the checkpoint's config.json (the rest is CXR-BERT specific or
@@ -89,26 +90,16 @@ class CXRBertNet(nn.Module):
 
     def load_reference_state(self, state: Mapping[str, torch.Tensor], source: str) -> None:
         """Load a CXR-BERT state dict (``bert.*`` + ``cls_projection_head.*``), strictly."""
-        own = self.state_dict()
-        extra = [k for k in state if k not in own and not k.startswith(_IGNORED_PREFIXES)]
-        missing = [k for k in own if k not in state]
+        missing, extra = key_mismatch(self, state, _IGNORED_PREFIXES)
         if missing or extra:
             raise CorruptFileError(f"{source} is not a CXR-BERT checkpoint matching its "
-                                   f"config.json: missing {_some(missing)}, unexpected "
-                                   f"{_some(extra)}")
-        wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-                 if tuple(state[k].shape) != tuple(v.shape)]
+                                   f"config.json: missing {some(missing)}, unexpected "
+                                   f"{some(extra)}")
+        wrong = shape_mismatch(self, state)
         if wrong:
-            raise CorruptFileError(f"{source} does not match its config.json: {_some(wrong)}")
-        self.load_state_dict({k: state[k].float() if state[k].is_floating_point() else state[k]
-                              for k in own}, strict=True)
+            raise CorruptFileError(f"{source} does not match its config.json: {some(wrong)}")
+        load_as_float32(self, state)
 
-
-def _some(items: list[str], n: int = 5) -> str:
-    if not items:
-        return "nothing"
-    more = f" and {len(items) - n} more" if len(items) > n else ""
-    return ", ".join(items[:n]) + more
 
 
 def load_text_net(directory: Path, output: str, normalize: bool) -> CXRBertNet:
