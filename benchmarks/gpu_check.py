@@ -8,7 +8,7 @@ Usage::
 
     python benchmarks/gpu_check.py            # prints one line per check, exits 1 on failure
 
-Weights are random (seeded), images are random JPEGs: only CPU/GPU agreement is checked.
+Weights are random (seeded), images as in bench_encoders.py: only CPU/GPU agreement is checked.
 """
 
 from __future__ import annotations
@@ -20,18 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
-
-
-def _images(workdir: Path, n: int = 24) -> list[str]:
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    paths = []
-    for i in range(n):
-        path = workdir / f"{i}.jpg"
-        Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(path)
-        paths.append(str(path))
-    return paths
+from bench_encoders import _images  # same folder: the Kermany images, else random JPEGs
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -54,7 +43,7 @@ def main() -> int:
     print("ok  device='auto' -> cuda")
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
-        paths = _images(Path(tmp))
+        paths = _images(24, Path(tmp))
         cases = {
             "squeezenet1_1": ("torchvision", {"model": "squeezenet1_1", "weights": "random"}),
             "resnet50": ("torchvision", {"model": "resnet50", "weights": "random"}),

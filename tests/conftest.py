@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+pytest_plugins = ["pytester"]  # tests/test_plugins.py runs the fixtures in an inner session
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -51,14 +51,25 @@ def test_manual_registration_and_unregistration(semalign_isolated_plugins):
     assert "extra-identity" not in list_solvers()
 
 
-def test_fixture_unregisters_after_the_test(semalign_register_plugin):
-    semalign_register_plugin(_solver_plugin("fixture-made", "fixture-identity"))
-    assert "fixture-identity" in list_solvers()
+def test_fixture_unregisters_after_the_test(pytester):
+    # Two tests in an inner session: the second sees that the first one's plugin is gone.
+    pytester.makepyfile("""
+        import types
+        from semalign_core import hookimpl, list_solvers
+        from semalign_core.builtin_plugins import IdentitySolver
 
+        @hookimpl
+        def register_solvers(register):
+            register("fixture-identity", IdentitySolver)
 
-def test_fixture_cleanup_happened():
-    # Runs after the previous test: the fixture must have removed its plugin.
-    assert "fixture-identity" not in list_solvers()
+        def test_a_registers(semalign_register_plugin):
+            semalign_register_plugin(types.SimpleNamespace(register_solvers=register_solvers))
+            assert "fixture-identity" in list_solvers()
+
+        def test_b_is_clean():
+            assert "fixture-identity" not in list_solvers()
+    """)
+    pytester.runpytest_inprocess("-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_unknown_hook_is_an_error(semalign_isolated_plugins):
