@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     bare = _time([sys.executable, "-c", "pass"], args.repeats)
     cli = [sys.executable, "-c",
-           "import sys; from semalign_core.cli import main; main(['plugins']); "
+           "import sys; from semalign_core.cli.main import main; main(['plugins']); "
            "assert 'torch' not in sys.modules, 'semalign plugins imported torch'"]
     plugins = _time(cli, args.repeats)
     print(f"python -c pass      {bare:6.3f} s")

@@ -28,7 +28,7 @@ import numpy as np
 from semalign_solvers import DEFAULT_ALPHA
 
 from semalign_core import Translator, get_solver
-from semalign_core.translator import DEFAULT_BATCH_SIZE
+from semalign_core.align.translator import DEFAULT_BATCH_SIZE
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:

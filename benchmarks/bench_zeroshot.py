@@ -5,15 +5,16 @@ an ImageNet SqueezeNet 1.1 (512-d) translated into all-MiniLM-L6-v2's sentence s
 with anchors that pair Kermany train images with Open-i reports of their class, evaluated on the
 624 official Kermany test images.
 
-The recipe is **not** defined here: it is :func:`semalign_core.recipes.pneumonia_zero_shot_config`
+The recipe is **not** defined here: it is
+:func:`~semalign_core.experiments.recipes.pneumonia_zero_shot_config`
 (the same one ``semalign demo`` and ``tests/test_zeroshot_real.py`` run), executed by
-:func:`semalign_core.experiment.run_experiment`. This script adds two things on top of the
+:func:`semalign_core.experiments.runner.run_experiment`. This script adds two things on top of the
 runner's per-seed scores:
 
 - the table across anchor counts (25, 50, 100, 200, 400), each row with mean +- sd over the
   anchor seeds and a 95% bootstrap CI (over test images) of the seed-averaged metric;
 - a second row per count for the opt-in **transductive** calibration (``calibration="gmm"`` in
-  :class:`~semalign_core.zeroshot.ZeroShotClassifier`): the decision threshold on
+  :class:`~semalign_core.zeroshot.classifier.ZeroShotClassifier`): the decision threshold on
   ``cos(pneumonia) - cos(normal)`` is fitted, without labels, to the unlabeled test batch with
   :func:`~semalign_core.zeroshot.gmm_threshold` (exactly what ``fit_calibration(test images)``
   computes, see the unit tests). AUROC does not change; only the threshold does.
@@ -51,14 +52,14 @@ VARIANTS = ("inductive", "gmm-calibrated")
 def run_recipe(anchors: Sequence[int], seeds: Sequence[int], *,
                shared_dir: str | Path | None = None, cache_dir: str | Path | None = None,
                bootstrap: int = 1, echo: Callable[[str], None] | None = None) -> Any:
-    """Run the pneumonia recipe of :mod:`semalign_core.recipes`; returns the ExperimentResult.
+    """Run the pneumonia recipe (:mod:`semalign_core.experiments.recipes`); an ExperimentResult.
 
     ``bootstrap`` sets the runner's own per-seed CIs (not used here; 1 keeps them cheap).
     """
-    from semalign_core.config import parse_config
-    from semalign_core.datasets.sources import find_shared_dir, shared_demo_inputs
-    from semalign_core.experiment import run_experiment
-    from semalign_core.recipes import pneumonia_zero_shot_config
+    from semalign_core.data.sources import find_shared_dir, shared_demo_inputs
+    from semalign_core.experiments.config import parse_config
+    from semalign_core.experiments.recipes import pneumonia_zero_shot_config
+    from semalign_core.experiments.runner import run_experiment
 
     inputs = shared_demo_inputs(find_shared_dir(shared_dir))
     cache = (Path.home() / ".cache" / "semalign" / "bench_zeroshot" if cache_dir is None
@@ -78,7 +79,7 @@ def per_seed(result: Any, n_anchors: int) -> dict[str, list[tuple[np.ndarray, np
     ``gmm-calibrated`` predictions cut it at :func:`gmm_threshold` of the same (unlabeled)
     test batch; the inductive ones are the runner's argmax.
     """
-    from semalign_core.zeroshot import gmm_threshold
+    from semalign_core.zeroshot.classifier import gmm_threshold
 
     # the runner's score is column 1 minus column 0 of its class order (positive last)
     negative, positive = result.document["classes"]
@@ -96,7 +97,7 @@ def per_seed(result: Any, n_anchors: int) -> dict[str, list[tuple[np.ndarray, np
 def summarise(y_true: np.ndarray, runs: list[tuple[np.ndarray, np.ndarray]],
               n_resamples: int = 1000) -> dict[str, Any]:
     """Per-seed balanced accuracy and AUROC, their mean/sd, and bootstrap CIs of the means."""
-    from semalign_core.metrics import auroc, balanced_accuracy, bootstrap_ci
+    from semalign_core.evaluation.metrics import auroc, balanced_accuracy, bootstrap_ci
 
     bacc = [balanced_accuracy(y_true, p) for p, _ in runs]
     auc = [auroc(y_true, s, pos_label=POSITIVE) for _, s in runs]
@@ -122,7 +123,7 @@ def _cell(values: list[float], ci: Any | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from semalign_core.metrics import auroc, balanced_accuracy, bootstrap_ci
+    from semalign_core.evaluation.metrics import auroc, balanced_accuracy, bootstrap_ci
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--anchors", type=int, nargs="+", default=list(ANCHOR_COUNTS))
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shared-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     from semalign_core.errors import SemalignError
-    from semalign_core.recipes import PNEUMONIA_RECIPE
+    from semalign_core.experiments.recipes import PNEUMONIA_RECIPE
 
     start = time.perf_counter()
     try:
@@ -142,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot run: {exc}", file=sys.stderr)
         return 2
     y = np.asarray(result.curves["y_true"])
-    print(f"# recipe (semalign_core.recipes.PNEUMONIA_RECIPE): {PNEUMONIA_RECIPE}")
+    print(f"# recipe (semalign_core.experiments.recipes.PNEUMONIA_RECIPE): {PNEUMONIA_RECIPE}")
     print(f"# test: {len(y)} images ({', '.join(f'{c}: {(y == c).sum()}' for c in np.unique(y))})"
           f"; {args.seeds} anchor seeds; mean +- sd over seeds [95% bootstrap CI over test "
           f"images, {args.n_resamples} resamples]")

@@ -33,7 +33,7 @@ def main() -> int:
     import torch
 
     from semalign_core import get_encoder
-    from semalign_core.torch_encoding import resolve_device
+    from semalign_core.encoding.torch_batching import resolve_device
 
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to check")

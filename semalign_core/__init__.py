@@ -7,9 +7,13 @@ imports torch and loads no plugin; plugins load on the first registry access.
 from __future__ import annotations
 
 from ._version import __version__
-from .anchors import AnchorSelector
-from .embeddings import Embeddings
-from .encoders import Encoder
+from .align.anchors import AnchorSelector
+from .align.embeddings import Embeddings
+from .align.fingerprint import Fingerprint
+from .align.normalizers import Preprocessing
+from .align.solvers import Solver
+from .align.translator import Translator
+from .encoding.encoder import Encoder
 from .errors import (
     CorruptFileError,
     DimensionMismatchError,
@@ -24,11 +28,9 @@ from .errors import (
     TooFewAnchorsError,
     UnknownPluginError,
 )
-from .fingerprint import Fingerprint
-from .hookspecs import hookimpl
-from .plugins import plugin_infos, register_plugin, reset_plugins, unregister_plugin
-from .preprocessing import Preprocessing
-from .registry import (
+from .plugins.hookspecs import hookimpl
+from .plugins.manager import plugin_infos, register_plugin, reset_plugins, unregister_plugin
+from .plugins.registry import (
     get_anchor_selector,
     get_encoder,
     get_solver,
@@ -36,10 +38,8 @@ from .registry import (
     list_encoders,
     list_solvers,
 )
-from .solvers import Solver
-from .stitching import LinearHead, StitchedClassifier
-from .translator import Translator
-from .zeroshot import LabelIndex, PromptSet, ZeroShotClassifier
+from .zeroshot.classifier import LabelIndex, PromptSet, ZeroShotClassifier
+from .zeroshot.stitching import LinearHead, StitchedClassifier
 
 __all__ = [
     "AnchorSelector",

@@ -13,7 +13,7 @@ from semalign_core import (
     PluginError,
     TooFewAnchorsError,
 )
-from semalign_core.builtin_plugins import IdentitySolver
+from semalign_core.align.identity import IdentitySolver
 from semalign_core.testing import check_anchor_selector, check_encoder, check_solver
 
 TEXTS = ["a normal chest", "right lower lobe pneumonia", "no acute disease", "effusion"]

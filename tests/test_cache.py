@@ -7,7 +7,12 @@ import pytest
 from helpers import HashTextEncoder
 
 from semalign_core import Fingerprint, InvalidInputError
-from semalign_core.cache import CorruptShardWarning, EmbeddingCache, content_key, encode_cached
+from semalign_core.encoding.cache import (
+    CorruptShardWarning,
+    EmbeddingCache,
+    content_key,
+    encode_cached,
+)
 
 
 class CountingEncoder(HashTextEncoder):

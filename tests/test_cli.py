@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from semalign_core import __version__
-from semalign_core.cli import main
+from semalign_core.cli.main import main
 
 
 def test_version(capsys):
@@ -29,7 +29,7 @@ def test_plugins_table(capsys, semalign_isolated_plugins):
 def test_plugins_json(capsys, semalign_isolated_plugins):
     assert main(["plugins", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    builtin = next(d for d in data if d["name"] == "semalign_core.builtin_plugins")
+    builtin = next(d for d in data if d["name"] == "semalign_core.align.identity")
     assert builtin["registered"] == {"solver": ["identity"]}
     assert set(builtin) == {"name", "version", "source", "status", "error", "hooks",
                             "registered"}
@@ -56,13 +56,13 @@ def test_help_has_examples(capsys):
 def test_import_and_plugin_listing_never_import_torch():
     code = ("import sys, semalign_core; assert 'torch' not in sys.modules, 'import'; "
             "semalign_core.list_solvers(); semalign_core.list_encoders(); "
-            "from semalign_core.cli import main; main(['plugins']); "
+            "from semalign_core.cli.main import main; main(['plugins']); "
             "assert 'torch' not in sys.modules, 'plugins'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "semalign_core.cli", "--version"],
+    result = subprocess.run([sys.executable, "-m", "semalign_core.cli.main", "--version"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and __version__ in result.stdout

@@ -13,7 +13,7 @@ for _module in ("pydantic", "sklearn", "matplotlib", "faiss"):
 
 from test_experiment import PickPlugin, TinyPlugin, make_dataset  # noqa: E402
 
-from semalign_core.cli import main  # noqa: E402
+from semalign_core.cli.main import main  # noqa: E402
 
 COMMANDS = ["run", "encode", "fit", "zero-shot", "evaluate", "demo"]
 
@@ -128,7 +128,7 @@ def test_fit_without_common_ids(tmp_path, capsys):
 
 
 def test_cli_import_stays_light():
-    code = ("import sys; from semalign_core.cli import main; main(['plugins']); "
+    code = ("import sys; from semalign_core.cli.main import main; main(['plugins']); "
             "heavy = [m for m in ('torch', 'pandas', 'pydantic', 'matplotlib', 'sklearn', "
             "'yaml') if m in sys.modules]; assert not heavy, heavy")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -142,7 +142,7 @@ def test_demo_writes_its_config(tmp_path, shared, capsys):
     target = tmp_path / "demo.yaml"
     assert main(["demo", "--shared-dir", str(shared), "--write-config", str(target),
                  "--anchors", "25", "100"]) == 0
-    from semalign_core.config import load_config
+    from semalign_core.experiments.config import load_config
 
     config = load_config(target)
     assert config.anchors.counts == [25, 100] and config.task.kind == "zero-shot"

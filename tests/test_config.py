@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("pydantic", reason="configs need the semalign-core[experiments] extra")
 
-from semalign_core.config import ConfigError, load_config, parse_config
+from semalign_core.experiments.config import ConfigError, load_config, parse_config
 
 
 def base_config(**overrides):
@@ -102,11 +102,11 @@ def test_shared_dir_variable(tmp_path, monkeypatch):
 
 
 def test_example_config_matches_the_recipe():
-    """examples/pneumonia_zero_shot.yaml is generated from semalign_core.recipes: no drift."""
+    """examples/pneumonia_zero_shot.yaml comes from semalign_core.experiments.recipes: no drift."""
     pytest.importorskip("yaml")
     from pathlib import Path
 
-    from semalign_core.recipes import PNEUMONIA_PROMPTS, PNEUMONIA_RECIPE
+    from semalign_core.experiments.recipes import PNEUMONIA_PROMPTS, PNEUMONIA_RECIPE
 
     example = Path(__file__).resolve().parent.parent / "examples" / "pneumonia_zero_shot.yaml"
     cfg = load_config(example)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from semalign_core import InvalidInputError
-from semalign_core.data import Manifest, Record, read_manifest, split_by_group
+from semalign_core.data.manifest import Manifest, Record, read_manifest, split_by_group
 
 
 def _write_csv(path, rows, header):
@@ -153,7 +153,7 @@ def _report_xml(number: int, impression: str, tags: list[str], findings: str = "
 
 
 def test_openi_parsing_and_labels(tmp_path):
-    from semalign_core.datasets.openi import openi_manifest, read_openi_reports
+    from semalign_core.data.openi import openi_manifest, read_openi_reports
 
     path = tmp_path / "reports.tgz"
     with tarfile.open(path, "w:gz") as tar:
@@ -180,7 +180,7 @@ def test_openi_parsing_and_labels(tmp_path):
 
 @pytest.mark.shared_data
 def test_real_kermany_and_openi(shared):
-    from semalign_core.datasets import kermany_manifest, openi_manifest
+    from semalign_core.data import kermany_manifest, openi_manifest
 
     kermany = kermany_manifest(shared / "data" / "kermany-cxr")
     test = kermany.filter(split="test")

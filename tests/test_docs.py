@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import semalign_core
-from semalign_core import hookspecs
+from semalign_core.plugins import hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TESTS = Path(__file__).resolve().parent

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 GOOD = """
 from semalign_core import hookimpl
-from semalign_core.builtin_plugins import IdentitySolver
+from semalign_core.align.identity import IdentitySolver
 
 class Copy(IdentitySolver):
     name = "throwaway-copy"
@@ -36,7 +36,7 @@ raise ImportError("this plugin needs libfoo")
 
 DUPLICATE = """
 from semalign_core import hookimpl
-from semalign_core.builtin_plugins import IdentitySolver
+from semalign_core.align.identity import IdentitySolver
 
 @hookimpl
 def register_solvers(register):
@@ -82,7 +82,7 @@ def _semalign(target: Path, *args: str, **env: str) -> subprocess.CompletedProce
     for key in ("SEMALIGN_LOAD_PLUGINS", "SEMALIGN_DISABLE_PLUGINS"):
         if key not in env:
             environ.pop(key, None)
-    code = "import sys; from semalign_core.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from semalign_core.cli.main import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           env=environ, timeout=120)
 
@@ -130,7 +130,7 @@ def test_allow_and_deny_lists(tmp_path: Path):
     assert allowed["semalign-throwaway"]["status"] == "loaded"
     nothing = _by_name(_semalign(target, "plugins", "--json", SEMALIGN_LOAD_PLUGINS=""))
     assert nothing["semalign-throwaway"]["status"] == "disabled"
-    assert nothing["semalign_core.builtin_plugins"]["status"] == "loaded"
+    assert nothing["semalign_core.align.identity"]["status"] == "loaded"
 
 
 def test_duplicate_name_fails_loading_naming_both(tmp_path: Path):

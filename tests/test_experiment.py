@@ -15,8 +15,8 @@ from semalign_core import Encoder, Fingerprint, InvalidInputError, hookimpl
 for _module in ("pydantic", "sklearn", "matplotlib", "faiss"):
     pytest.importorskip(_module, reason="needs the semalign-core[experiments] extra")
 
-from semalign_core.config import parse_config  # noqa: E402
-from semalign_core.experiment import (  # noqa: E402
+from semalign_core.experiments.config import parse_config  # noqa: E402
+from semalign_core.experiments.runner import (  # noqa: E402
     pair_by_label,
     run_experiment,
     seed_interval,
@@ -68,7 +68,7 @@ def make_dataset(root, n_per_class: int = 30, seed: int = 0):
     """Images whose brightness pattern depends on the class, with class-specific texts."""
     from PIL import Image
 
-    from semalign_core.data import Manifest, Record
+    from semalign_core.data.manifest import Manifest, Record
 
     rng = np.random.default_rng(seed)
     words = {"normal": "clear lungs no consolidation", "pneumonia": "focal consolidation opacity"}
@@ -189,7 +189,7 @@ def test_gmm_calibration_moves_only_the_threshold(tmp_path, components):
 
 
 def test_unknown_calibration_is_a_config_error_naming_the_field():
-    from semalign_core.config import ConfigError, parse_config
+    from semalign_core.experiments.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError, match=r"task\.zero-shot\.calibration: Input should be "
                                           r"'none' or 'gmm'"):

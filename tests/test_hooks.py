@@ -16,8 +16,8 @@ from semalign_core import (
     list_encoders,
     list_solvers,
 )
-from semalign_core.builtin_plugins import IdentitySolver
-from semalign_core.plugins import registry_entries
+from semalign_core.align.identity import IdentitySolver
+from semalign_core.plugins.manager import registry_entries
 
 
 def _module(**hooks: object) -> types.ModuleType:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from semalign_core.encoding.images import is_dicom, load_image, load_images, to_uint8
 from semalign_core.errors import ImageLoadError, InvalidInputError
-from semalign_core.images import is_dicom, load_image, load_images, to_uint8
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from semalign_core import DimensionMismatchError, InvalidInputError
-from semalign_core.metrics import (
+from semalign_core.evaluation.metrics import (
     ConfidenceInterval,
     accuracy,
     alignment_fidelity,

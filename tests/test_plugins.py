@@ -18,7 +18,7 @@ from semalign_core import (
     reset_plugins,
     unregister_plugin,
 )
-from semalign_core.builtin_plugins import IdentitySolver
+from semalign_core.align.identity import IdentitySolver
 
 
 def _plugin(name: str, **hooks: object) -> types.ModuleType:
@@ -37,7 +37,7 @@ def _solver_plugin(name: str, solver_name: str) -> types.ModuleType:
 
 
 def test_builtin_plugin_is_loaded(semalign_isolated_plugins):
-    info = {i.name: i for i in plugin_infos()}["semalign_core.builtin_plugins"]
+    info = {i.name: i for i in plugin_infos()}["semalign_core.align.identity"]
     assert info.status == "loaded"
     assert info.source == "builtin"
     assert info.hooks == ["register_solvers"]
@@ -56,7 +56,7 @@ def test_fixture_unregisters_after_the_test(pytester):
     pytester.makepyfile("""
         import types
         from semalign_core import hookimpl, list_solvers
-        from semalign_core.builtin_plugins import IdentitySolver
+        from semalign_core.align.identity import IdentitySolver
 
         @hookimpl
         def register_solvers(register):
@@ -149,12 +149,12 @@ def test_reset_reloads(semalign_isolated_plugins):
 
 
 def test_get_plugin_manager_exposes_pluggy():
-    from semalign_core.plugins import get_plugin_manager
+    from semalign_core.plugins.manager import get_plugin_manager
 
     pm = get_plugin_manager()
     assert pm.project_name == "semalign"
-    assert pm.has_plugin("semalign_core.builtin_plugins")
+    assert pm.has_plugin("semalign_core.align.identity")
 
 
 def test_hookimpl_is_reexported():
-    assert semalign_core.hookimpl is semalign_core.hookspecs.hookimpl
+    assert semalign_core.hookimpl is semalign_core.plugins.hookspecs.hookimpl

@@ -15,7 +15,7 @@ from semalign_core import (
     get_solver,
     hookimpl,
 )
-from semalign_core.registry import get_entry
+from semalign_core.plugins.registry import get_entry
 
 
 def test_unknown_name_lists_available_and_closest(semalign_isolated_plugins):

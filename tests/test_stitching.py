@@ -15,8 +15,8 @@ from semalign_core import (
     Solver,
     Translator,
 )
-from semalign_core.metrics import accuracy, auroc
-from semalign_core.stitching import LinearHead, StitchedClassifier
+from semalign_core.evaluation.metrics import accuracy, auroc
+from semalign_core.zeroshot.stitching import LinearHead, StitchedClassifier
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.linear_model import LogisticRegression  # noqa: E402

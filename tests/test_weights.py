@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from semalign_core import MissingWeightsError
-from semalign_core import weights as weights_mod
-from semalign_core.weights import HubRef, dir_sha256, resolve_weights
+from semalign_core.encoding import weights as weights_mod
+from semalign_core.encoding.weights import HubRef, dir_sha256, resolve_weights
 
 _OFFLINE_VARS = ("SEMALIGN_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 

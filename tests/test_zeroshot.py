@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import semalign_core.label_index as label_index
-import semalign_core.zeroshot as zs
+import semalign_core.zeroshot.classifier as zs
+import semalign_core.zeroshot.label_index as label_index
 from semalign_core import (
     CorruptFileError,
     DimensionMismatchError,
@@ -28,8 +28,13 @@ from semalign_core import (
     Solver,
     Translator,
 )
-from semalign_core.metrics import auroc, balanced_accuracy
-from semalign_core.zeroshot import LabelIndex, PromptSet, ZeroShotClassifier, ensemble_embedding
+from semalign_core.evaluation.metrics import auroc, balanced_accuracy
+from semalign_core.zeroshot.classifier import (
+    LabelIndex,
+    PromptSet,
+    ZeroShotClassifier,
+    ensemble_embedding,
+)
 
 faiss = pytest.importorskip("faiss")
 
@@ -534,8 +539,8 @@ def test_bad_text_source_is_refused(world):
 
 
 def test_importing_the_core_modules_loads_neither_torch_nor_faiss_nor_sklearn():
-    code = ("import sys, semalign_core.zeroshot, semalign_core.stitching, "
-            "semalign_core.metrics; "
+    code = ("import sys, semalign_core.zeroshot.classifier, semalign_core.zeroshot.stitching, "
+            "semalign_core.evaluation.metrics; "
             "print(sorted(m for m in ('torch', 'faiss', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()

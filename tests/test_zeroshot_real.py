@@ -2,7 +2,8 @@
 
 SqueezeNet 1.1 (ImageNet) image features translated into all-MiniLM-L6-v2 text space with 100
 anchors from the 400 train images, over anchor seeds 0-4. The recipe is
-:mod:`semalign_core.recipes` run by :func:`semalign_core.experiment.run_experiment` (the same
+:mod:`semalign_core.experiments.recipes` run by
+:func:`semalign_core.experiments.runner.run_experiment` (the same
 path as ``semalign demo`` and ``benchmarks/bench_zeroshot.py``); nothing in it was chosen on
 the test split.
 
@@ -53,7 +54,7 @@ def bench():
 
 @pytest.fixture(scope="module")
 def result(bench, request):
-    from semalign_core.datasets.sources import find_shared_dir
+    from semalign_core.data.sources import find_shared_dir
 
     shared = find_shared_dir(required=False)
     if shared is None or not (shared / "data" / "kermany-cxr" / "labels.csv").is_file():

@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..anchors import AnchorSelector
-from ..embeddings import Embeddings
-from ..encoders import MODALITIES, Encoder
+from ..align.anchors import AnchorSelector
+from ..align.embeddings import Embeddings
+from ..align.fingerprint import Fingerprint
+from ..align.solvers import Solver
+from ..encoding.encoder import MODALITIES, Encoder
 from ..errors import (
     DimensionMismatchError,
     InvalidInputError,
@@ -18,8 +20,6 @@ from ..errors import (
     SemalignError,
     TooFewAnchorsError,
 )
-from ..fingerprint import Fingerprint
-from ..solvers import Solver
 
 __all__ = ["check_anchor_selector", "check_encoder", "check_solver"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ..plugins import register_plugin, reset_plugins, unregister_plugin
+from ..plugins.manager import register_plugin, reset_plugins, unregister_plugin
 
 
 @pytest.fixture

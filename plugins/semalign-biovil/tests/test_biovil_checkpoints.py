@@ -55,7 +55,7 @@ def test_explicit_image_file_loads_offline(offline_env, resnet18_image_ckpt, ker
 
 
 def file_md5_free_identity(path: Path) -> str:
-    from semalign_core.fingerprint import file_sha256
+    from semalign_core.align.fingerprint import file_sha256
 
     return file_sha256(path)
 

@@ -96,7 +96,7 @@ def _reference_transform(resize: int, crop: int):
 # -- preprocessing -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("resize", "crop"), [(512, 480), (512, 448), (64, 56)])
 def test_preprocessing_matches_reference_exactly(kermany, synthetic_images, resize, crop):
-    from semalign_core.images import load_image
+    from semalign_core.encoding.images import load_image
 
     ours = ChestXrayTransform(resize, crop)
     ref = _reference_transform(resize, crop)

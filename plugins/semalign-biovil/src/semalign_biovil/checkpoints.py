@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from semalign_core import CorruptFileError, InvalidInputError, MissingWeightsError
-from semalign_core.weights import HubRef, ResolvedWeights, resolve_weights
+from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
 __all__ = [
     "IMAGE_CHECKPOINTS",

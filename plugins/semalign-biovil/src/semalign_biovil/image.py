@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
-from semalign_core.torch_encoding import TorchImageEncoder
-from semalign_core.weights import ResolvedWeights
+from semalign_core.encoding.torch_batching import TorchImageEncoder
+from semalign_core.encoding.weights import ResolvedWeights
 
 from .checkpoints import IMAGE_CHECKPOINTS, check_choice, feature_dim, resolve_image_weights
 
@@ -60,7 +60,7 @@ class BioVilImageEncoder(TorchImageEncoder):
     seed : int
         Seed of the random initialisation (``weights="random"`` only).
     device, batch_size, num_workers, autocast, skip_errors, progress
-        See :class:`semalign_core.torch_encoding.TorchImageEncoder`.
+        See :class:`semalign_core.encoding.torch_batching.TorchImageEncoder`.
 
     Notes
     -----

@@ -8,7 +8,7 @@
 ('pleural effusion.', 'no pleural effusion.')
 
 The data are plain dictionaries and tuples (:data:`FINDING_TERMS`, the template tuples); the
-functions only fill templates through :meth:`semalign_core.zeroshot.PromptSet.from_templates`.
+functions only fill templates through :meth:`semalign_core.PromptSet.from_templates`.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def chexpert_prompts(findings: Sequence[str] | None = None, *,
 
     Returns
     -------
-    semalign_core.zeroshot.PromptSet
+    semalign_core.zeroshot.classifier.PromptSet
         With ``negatives``, so ``ZeroShotClassifier.predict_proba`` gives P(finding) per column.
     """
     from semalign_core import PromptSet
@@ -141,7 +141,7 @@ def finding_vs_normal_prompts(findings: Sequence[str], *,
 
     Returns
     -------
-    semalign_core.zeroshot.PromptSet
+    semalign_core.zeroshot.classifier.PromptSet
         Single-label: ``predict`` picks the nearest class.
     """
     from semalign_core import PromptSet

@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
-from semalign_core.torch_encoding import TorchTextEncoder
-from semalign_core.weights import ResolvedWeights
+from semalign_core.encoding.torch_batching import TorchTextEncoder
+from semalign_core.encoding.weights import ResolvedWeights
 
 from .checkpoints import TEXT_CHECKPOINTS, check_choice, resolve_text_weights
 
@@ -46,7 +46,7 @@ class CXRBertEncoder(TorchTextEncoder):
         Cut texts longer than the model's 512 tokens instead of raising
         :class:`~semalign_core.errors.InvalidInputError`.
     device, batch_size, autocast
-        See :class:`semalign_core.torch_encoding.TorchTextEncoder`.
+        See :class:`semalign_core.encoding.torch_batching.TorchTextEncoder`.
 
     Notes
     -----

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError, MissingWeightsError
-from semalign_core.torch_encoding import TorchImageEncoder, TorchTextEncoder
-from semalign_core.weights import HubRef, ResolvedWeights, resolve_weights
+from semalign_core.encoding.torch_batching import TorchImageEncoder, TorchTextEncoder
+from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
 __all__ = ["RANDOM_INIT", "ClipImageEncoder", "ClipTextEncoder"]
 
@@ -241,7 +241,7 @@ class _ClipTower:
 class ClipImageEncoder(_ClipTower, TorchImageEncoder):
     __doc__ = ("open_clip image tower: ``model.encode_image(preprocess(image))``.\n"
                + _DOC_PARAMS + "    device, batch_size, num_workers, autocast, skip_errors, "
-               "progress\n        See :class:`semalign_core.torch_encoding.TorchImageEncoder`.\n")
+               "progress\n        See :class:`semalign_core.encoding.TorchImageEncoder`.\n")
 
     name = "clip"
     tower = "image"
@@ -257,7 +257,7 @@ class ClipImageEncoder(_ClipTower, TorchImageEncoder):
 class ClipTextEncoder(_ClipTower, TorchTextEncoder):
     __doc__ = ("open_clip text tower: ``model.encode_text(tokenizer(texts))``.\n"
                + _DOC_PARAMS + "    device, batch_size, autocast\n        See "
-               ":class:`semalign_core.torch_encoding.TorchTextEncoder`.\n")
+               ":class:`semalign_core.encoding.torch_batching.TorchTextEncoder`.\n")
 
     name = "clip-text"
     tower = "text"

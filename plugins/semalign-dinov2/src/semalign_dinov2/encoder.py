@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
-from semalign_core.torch_encoding import TorchImageEncoder
-from semalign_core.weights import HubRef, ResolvedWeights, resolve_weights
+from semalign_core.encoding.torch_batching import TorchImageEncoder
+from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
 __all__ = ["POOLINGS", "SIZES", "Dinov2Encoder"]
 
@@ -66,7 +66,7 @@ class Dinov2Encoder(TorchImageEncoder):
     resize, crop : int
         Shorter side resized to ``resize`` (bicubic), then center crop ``crop``: 256 / 224.
     device, batch_size, num_workers, autocast, skip_errors, progress
-        See :class:`semalign_core.torch_encoding.TorchImageEncoder`.
+        See :class:`semalign_core.encoding.torch_batching.TorchImageEncoder`.
     """
 
     name = "dinov2"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
-from semalign_core.torch_encoding import TorchTextEncoder
-from semalign_core.weights import HubRef, ResolvedWeights, resolve_weights
+from semalign_core.encoding.torch_batching import TorchTextEncoder
+from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
 __all__ = ["PACKAGED_MODELS", "SentenceTransformerEncoder", "packaged_model_dir"]
 
@@ -82,7 +82,7 @@ class SentenceTransformerEncoder(TorchTextEncoder):
     max_seq_length : int, optional
         Truncation length in tokens; default the model's own.
     device, batch_size, autocast
-        See :class:`semalign_core.torch_encoding.TorchTextEncoder`.
+        See :class:`semalign_core.encoding.torch_batching.TorchTextEncoder`.
     """
 
     name = "sentence-transformers"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
-from semalign_core.torch_encoding import TorchImageEncoder
-from semalign_core.weights import ResolvedWeights, resolve_weights
+from semalign_core.encoding.torch_batching import TorchImageEncoder
+from semalign_core.encoding.weights import ResolvedWeights, resolve_weights
 
 __all__ = ["RANDOM_INIT", "TorchvisionEncoder"]
 
@@ -51,7 +51,7 @@ class TorchvisionEncoder(TorchImageEncoder):
     interpolation : {"bilinear", "bicubic", "nearest"}, optional
         Resize interpolation; default that of the model's weights.
     device, batch_size, num_workers, autocast, skip_errors, progress
-        See :class:`semalign_core.torch_encoding.TorchImageEncoder`.
+        See :class:`semalign_core.encoding.torch_batching.TorchImageEncoder`.
 
     Notes
     -----

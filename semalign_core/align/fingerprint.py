@@ -1,0 +1,105 @@
+"""Encoder fingerprints: what produced a set of embeddings, precisely enough to refuse mixing.
+
+Caches key on a fingerprint and fitted translators store the fingerprints of their source and
+target encoders, so embeddings from another model, other weights or other preprocessing are
+rejected instead of silently producing garbage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError
+
+__all__ = ["Fingerprint", "file_sha256"]
+
+
+def _freeze(value: Any) -> Any:
+    """Round-trip through JSON so equality and hashing see exactly what is stored on disk."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Identity of an encoder configuration.
+
+    Parameters
+    ----------
+    encoder : str
+        Registered encoder name, e.g. ``"torchvision"``.
+    architecture : str
+        Model architecture, e.g. ``"squeezenet1_1"``.
+    weights : str
+        Weights identity: ``"sha256:<hex>"`` of a file, a hub revision, or ``"random-init"``.
+    dim : int
+        Output dimension.
+    preprocessing : Mapping
+        Preprocessing configuration (resize, crop, mean, std, tokenizer, normalisation, ...).
+    options : Mapping
+        Any other option that changes the output (pooling, projection, ...).
+    """
+
+    encoder: str
+    architecture: str
+    weights: str
+    dim: int
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dim, int) or self.dim <= 0:
+            raise InvalidInputError(f"fingerprint dim must be a positive int, got {self.dim!r}")
+        object.__setattr__(self, "preprocessing", _freeze(dict(self.preprocessing)))
+        object.__setattr__(self, "options", _freeze(dict(self.options)))
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "encoder": self.encoder,
+            "architecture": self.architecture,
+            "weights": self.weights,
+            "dim": self.dim,
+            "preprocessing": dict(self.preprocessing),
+            "options": dict(self.options),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
+        try:
+            return cls(
+                encoder=str(data["encoder"]),
+                architecture=str(data["architecture"]),
+                weights=str(data["weights"]),
+                dim=int(data["dim"]),
+                preprocessing=data.get("preprocessing", {}),
+                options=data.get("options", {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"not a valid fingerprint: {data!r} ({exc})") from exc
+
+    @property
+    def id(self) -> str:
+        """A short stable digest of the whole fingerprint (16 hex digits)."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def describe(self) -> str:
+        """One line for error messages."""
+        return f"{self.encoder}/{self.architecture} ({self.weights}, dim {self.dim}) [{self.id}]"
+
+
+def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """``"sha256:<hex>"`` of a file, read in chunks (weights files can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(Path(path), "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"

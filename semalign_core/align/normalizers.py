@@ -1,0 +1,135 @@
+"""Per-side preprocessing of a translator, fitted on the anchors only.
+
+Latent-space translation (Maiorca et al., 2023) standardises both spaces before fitting the map
+and undoes the target-side standardisation afterwards, so the output lives in the target
+encoder's raw space. Each step here is exactly invertible on the data it was fitted for:
+
+``center``    x - mean
+``standard``  (x - mean) / std, a zero std becomes 1 (a constant dimension stays constant)
+``l2``        x / ||x||; the inverse rescales to unit norm and multiplies by the mean anchor norm
+
+Steps compose left to right, e.g. ``("center", "l2")``; ``"none"`` or ``()`` is the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError, NotFittedError
+
+__all__ = ["STEPS", "Preprocessing", "parse_steps"]
+
+STEPS = ("center", "standard", "l2")
+_PARAM_KEYS = {"center": ("mean",), "standard": ("mean", "scale"), "l2": ("norm",)}
+_EPS = 1e-12
+
+
+def parse_steps(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Normalise a preprocessing spec to a tuple of step names."""
+    if spec is None or spec == "none":
+        return ()
+    if isinstance(spec, str):
+        spec = tuple(part.strip() for part in spec.split("+"))
+    steps = tuple(spec)
+    for step in steps:
+        if step not in STEPS:
+            raise InvalidInputError(
+                f"unknown preprocessing step {step!r}; use any of {STEPS} (combine with '+', "
+                f"e.g. 'center+l2') or 'none'")
+    return steps
+
+
+class Preprocessing:
+    """A fitted chain of :data:`STEPS`.
+
+    Parameters
+    ----------
+    steps : str or sequence of str
+        ``"standard"``, ``"center+l2"``, ``("center", "l2")``, ``"none"``...
+    """
+
+    def __init__(self, steps: str | Sequence[str] | None = "standard") -> None:
+        self.steps = parse_steps(steps)
+
+    def __repr__(self) -> str:
+        return f"Preprocessing({'+'.join(self.steps) or 'none'!r})"
+
+    def fit(self, X: np.ndarray) -> Preprocessing:
+        """Fit every step on float64 anchors ``X``, each on the previous step's output."""
+        self.params_: list[dict[str, np.ndarray]] = []
+        Z = np.asarray(X, dtype=np.float64)
+        for step in self.steps:
+            if step in ("center", "standard"):
+                params = {"mean": Z.mean(axis=0)}
+                if step == "standard":
+                    std = Z.std(axis=0)
+                    params["scale"] = np.where(std > _EPS, std, 1.0)
+            else:
+                params = {"norm": np.asarray(np.linalg.norm(Z, axis=1).mean())}
+                if params["norm"] <= _EPS:
+                    # The inverse would map every vector to 0: refuse rather than collapse.
+                    raise InvalidInputError(
+                        f"cannot fit '{'+'.join(self.steps)}' preprocessing: the anchors are all "
+                        f"zero at the l2 step (e.g. identical anchors after centring); use "
+                        f"distinct anchors or drop 'l2'")
+            self.params_.append(params)
+            Z = self._forward(step, params, Z)
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError("this Preprocessing is not fitted yet")
+
+    @staticmethod
+    def _forward(step: str, params: dict[str, np.ndarray], Z: np.ndarray) -> np.ndarray:
+        if step == "center":
+            return Z - params["mean"]
+        if step == "standard":
+            return (Z - params["mean"]) / params["scale"]
+        return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), _EPS)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Apply the fitted steps (float64 in and out)."""
+        self._check()
+        Z = np.asarray(X, dtype=np.float64)
+        for step, params in zip(self.steps, self.params_, strict=True):
+            Z = self._forward(step, params, Z)
+        return Z
+
+    def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+        """Undo the fitted steps in reverse order (float64 in and out)."""
+        self._check()
+        X = np.asarray(Z, dtype=np.float64)
+        for step, params in zip(reversed(self.steps), reversed(self.params_), strict=True):
+            if step == "center":
+                X = X + params["mean"]
+            elif step == "standard":
+                X = X * params["scale"] + params["mean"]
+            else:
+                unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), _EPS)
+                X = unit * params["norm"]
+        return X
+
+    # -- persistence -------------------------------------------------------------------------
+    def state(self, prefix: str) -> dict[str, np.ndarray]:
+        self._check()
+        return {f"{prefix}.{i}.{key}": np.asarray(value)
+                for i, params in enumerate(self.params_) for key, value in params.items()}
+
+    @classmethod
+    def from_state(cls, steps: Sequence[str], arrays: dict[str, Any],
+                   prefix: str) -> Preprocessing:
+        obj = cls(tuple(steps))
+        obj.params_ = []
+        for i, step in enumerate(obj.steps):
+            head = f"{prefix}.{i}."
+            params = {k[len(head):]: np.asarray(v, dtype=np.float64)
+                      for k, v in arrays.items() if k.startswith(head)}
+            for key in _PARAM_KEYS[step]:  # a damaged file fails here, not on first use
+                if key not in params:
+                    raise KeyError(f"missing array {head}{key} for preprocessing step {step!r}")
+            obj.params_.append(params)
+        return obj

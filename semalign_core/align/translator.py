@@ -1,0 +1,341 @@
+"""The :class:`Translator`: source preprocessing -> fitted map -> inverse target preprocessing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import (
+    CorruptFileError,
+    DimensionMismatchError,
+    EncoderMismatchError,
+    InvalidInputError,
+    NotFittedError,
+)
+from ..fileio import read_arrays, write_arrays
+from ..validation import check_matrix, check_paired
+from .embeddings import Embeddings
+from .fingerprint import Fingerprint
+from .normalizers import Preprocessing, parse_steps
+from .solvers import Solver
+
+__all__ = ["Translator", "check_fitted_translator"]
+
+_FORMAT = "semalign.translator"
+_VERSION = 1
+#: Rows translated per chunk: bounds the float64 temporaries (~15 MB per 1,000 rows at 512 -> 384
+#: dims) for any N; 8192 rows keep the matrix products large enough to run at full BLAS speed.
+DEFAULT_BATCH_SIZE = 8192
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"numpy": np.__version__}
+    for dist in ("semalign-core", "safetensors"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+class Translator:
+    """Translate embeddings of a source encoder into a target encoder's space.
+
+    Parameters
+    ----------
+    solver : str or Solver
+        A registered solver name (built with ``solver_params``) or an unfitted solver object.
+    source_preprocessing, target_preprocessing : str or sequence of str
+        Steps fitted on the anchors of each side; see :mod:`semalign_core.align.normalizers`.
+        The default, standard scaling on both sides, is the reference formulation of latent-space
+        translation.
+    solver_params : mapping, optional
+        Hyperparameters for a solver given by name.
+
+    Attributes
+    ----------
+    solver_ : Solver
+        The fitted map (between the preprocessed spaces).
+    source_preprocessing_, target_preprocessing_ : Preprocessing
+        The fitted per-side preprocessing.
+    source_fingerprint_, target_fingerprint_ : Fingerprint or None
+        The encoders the anchors came from, when known.
+    n_anchors_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from semalign_core import Translator
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4)); Y = X @ rng.normal(size=(4, 3)) + 1.0
+    >>> t = Translator("identity", source_preprocessing="none", target_preprocessing="none")
+    >>> t.fit(X, X).transform(X[:2]).shape
+    (2, 4)
+    """
+
+    def __init__(self, solver: str | Solver = "affine", *,
+                 source_preprocessing: str | Sequence[str] | None = "standard",
+                 target_preprocessing: str | Sequence[str] | None = "standard",
+                 solver_params: Mapping[str, Any] | None = None) -> None:
+        self.solver = solver
+        self.source_preprocessing = source_preprocessing
+        self.target_preprocessing = target_preprocessing
+        self.solver_params = solver_params
+
+    def __repr__(self) -> str:
+        state = f"fitted on {self.n_anchors_} anchors" if self.is_fitted else "unfitted"
+        return (f"Translator({self._solver_name()!r}, source={self.source_preprocessing!r}, "
+                f"target={self.target_preprocessing!r}, {state})")
+
+    def _solver_name(self) -> str:
+        return self.solver if isinstance(self.solver, str) else (
+            self.solver.name or type(self.solver).__name__)
+
+    def _build_solver(self) -> Solver:
+        if isinstance(self.solver, Solver):
+            if self.solver_params:
+                raise InvalidInputError("pass solver_params only with a solver *name*; set "
+                                        "them on the solver object instead")
+            from copy import deepcopy
+
+            return deepcopy(self.solver)  # fitting must not mutate the caller's object
+        if isinstance(self.solver, str):
+            from ..plugins.registry import get_solver
+
+            return get_solver(self.solver, **dict(self.solver_params or {}))
+        raise InvalidInputError(f"solver must be a solver name or a Solver, got "
+                                f"{type(self.solver).__name__}")
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, source: Embeddings | Any, target: Embeddings | Any) -> Translator:
+        """Fit on anchor pairs: row ``i`` of ``source`` corresponds to row ``i`` of ``target``.
+
+        Parameters
+        ----------
+        source : Embeddings or array-like of shape (n, d_x)
+        target : Embeddings or array-like of shape (n, d_y)
+
+        Returns
+        -------
+        Translator
+            ``self``, fitted.
+        """
+        src_fp = source.fingerprint if isinstance(source, Embeddings) else None
+        tgt_fp = target.fingerprint if isinstance(target, Embeddings) else None
+        X = check_matrix(source, "source", dtype=np.float64)
+        Y = check_matrix(target, "target", dtype=np.float64)
+        check_paired(X, Y, ("source", "target"))
+        source_pre = Preprocessing(parse_steps(self.source_preprocessing)).fit(X)
+        target_pre = Preprocessing(parse_steps(self.target_preprocessing)).fit(Y)
+        solver = self._build_solver()
+        solver.fit(source_pre.transform(X), target_pre.transform(Y))
+        self.solver_ = solver
+        self.source_preprocessing_ = source_pre
+        self.target_preprocessing_ = target_pre
+        self.source_fingerprint_ = src_fp
+        self.target_fingerprint_ = tgt_fp
+        self.n_anchors_ = int(X.shape[0])
+        self.source_dim_ = int(X.shape[1])
+        self.target_dim_ = int(Y.shape[1])
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "solver_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError("this Translator is not fitted yet; call fit(source, target) "
+                                 "on anchor pairs first")
+
+    def _check_header(self, data: Embeddings | Any, side: str) -> Any:
+        """Check encoder and shape of ``data`` without copying it; return the raw array."""
+        self._check_fitted()
+        expected_fp: Fingerprint | None = getattr(self, f"{side}_fingerprint_")
+        dim = getattr(self, f"{side}_dim_")
+        if isinstance(data, Embeddings):
+            if (expected_fp is not None and data.fingerprint is not None
+                    and data.fingerprint != expected_fp):
+                raise EncoderMismatchError(
+                    f"these embeddings come from {data.fingerprint.describe()}, but the "
+                    f"translator's {side} encoder is {expected_fp.describe()}; encode them with "
+                    f"that encoder")
+            data = data.vectors
+        if not hasattr(data, "shape"):
+            data = np.asarray(data)
+        if len(data.shape) != 2:
+            raise InvalidInputError(f"{side} must be 2-D (n_items, dim), got shape {data.shape}")
+        if data.shape[1] != dim:
+            raise DimensionMismatchError(
+                f"the translator expects {dim}-d {side} embeddings, got {data.shape[1]}-d")
+        return data
+
+    def _check_side(self, data: Embeddings | Any, side: str) -> np.ndarray:
+        """Validate input for ``side`` ("source" or "target") against what was fitted."""
+        data = self._check_header(data, side)
+        dim = getattr(self, f"{side}_dim_")
+        X = check_matrix(data, side, dtype=np.float64, min_rows=0)
+        if X.shape[1] != dim:
+            raise DimensionMismatchError(
+                f"the translator expects {dim}-d {side} embeddings, got {X.shape[1]}-d")
+        return X
+
+    # -- translating -------------------------------------------------------------------------
+    def iter_transform(self, source: Embeddings | Any, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                       normalized: bool = False) -> Iterator[np.ndarray]:
+        """Yield float32 translations of ``source`` in chunks of ``batch_size`` rows.
+
+        Peak memory is bounded by the chunk, not by ``len(source)``: pass a memory-mapped array to
+        translate more vectors than fit in RAM.
+        """
+        self._check_fitted()
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        array = self._check_header(source, "source")
+        for start in range(0, array.shape[0], batch_size):
+            chunk = self._check_side(array[start:start + batch_size], "source")
+            Z = self.solver_.transform(self.source_preprocessing_.transform(chunk),
+                                       dtype=np.float64)
+            if not normalized:
+                Z = self.target_preprocessing_.inverse_transform(Z)
+            elif "l2" in self.target_preprocessing_.steps:
+                # The map's raw output need not lie on the normalised space's image (unit norm
+                # after an l2 step); going out and back in projects it there, so that
+                # transform(x, normalized=True) == preprocess_target(transform(x)) for every
+                # chain. Chains without l2 are exactly invertible and need no round trip.
+                pre = self.target_preprocessing_
+                Z = pre.transform(pre.inverse_transform(Z))
+            yield Z.astype(np.float32)
+
+    def transform(self, source: Embeddings | Any, *, normalized: bool = False,
+                  batch_size: int = DEFAULT_BATCH_SIZE) -> Any:
+        """Translate source embeddings into the target space.
+
+        Parameters
+        ----------
+        source : Embeddings or array-like of shape (m, d_x)
+        normalized : bool
+            ``False`` (default): the target encoder's raw space. ``True``: the target-side
+            *preprocessed* space, where vectors can be compared with :meth:`preprocess_target`
+            outputs; it equals ``preprocess_target(transform(source))`` up to float32 rounding.
+
+        Returns
+        -------
+        Embeddings or numpy.ndarray
+            Same kind as the input; an ``Embeddings`` result keeps the source ids and records
+            the translation in its metadata (it has no encoder fingerprint: no encoder made it).
+        """
+        n = self._check_header(source, "source").shape[0]
+        out = np.empty((n, self.target_dim_), dtype=np.float32)
+        pos = 0
+        for chunk in self.iter_transform(source, batch_size=batch_size, normalized=normalized):
+            out[pos:pos + len(chunk)] = chunk
+            pos += len(chunk)
+        if isinstance(source, Embeddings):
+            meta = {**source.metadata, "translated": {
+                "from": source.fingerprint.to_dict() if source.fingerprint else None,
+                "to": self.target_fingerprint_.to_dict() if self.target_fingerprint_ else None,
+                "normalized": normalized}}
+            return Embeddings(out, source.ids, None, meta)
+        return out
+
+    def preprocess_target(self, target: Embeddings | Any) -> np.ndarray:
+        """Apply the fitted target-side preprocessing to raw target-space vectors (float32)."""
+        Y = self._check_side(target, "target")
+        return self.target_preprocessing_.transform(Y).astype(np.float32)
+
+    def preprocess_source(self, source: Embeddings | Any) -> np.ndarray:
+        """Apply the fitted source-side preprocessing (float32)."""
+        X = self._check_side(source, "source")
+        return self.source_preprocessing_.transform(X).astype(np.float32)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted translator to one safetensors file, atomically."""
+        self._check_fitted()
+        arrays, scalars = self.solver_.get_fitted_state()
+        tensors = {f"solver.{k}": v for k, v in arrays.items()}
+        tensors.update(self.source_preprocessing_.state("source"))
+        tensors.update(self.target_preprocessing_.state("target"))
+        params = self.solver_.get_params()
+        header = {
+            "solver": {"name": self.solver_.name, "params": params, "scalars": scalars},
+            "source_preprocessing": list(self.source_preprocessing_.steps),
+            "target_preprocessing": list(self.target_preprocessing_.steps),
+            "source_dim": self.source_dim_,
+            "target_dim": self.target_dim_,
+            "n_anchors": self.n_anchors_,
+            "source_fingerprint": (self.source_fingerprint_.to_dict()
+                                   if self.source_fingerprint_ else None),
+            "target_fingerprint": (self.target_fingerprint_.to_dict()
+                                   if self.target_fingerprint_ else None),
+            "versions": _library_versions(),
+        }
+        import json
+
+        try:
+            json.dumps(header)
+        except TypeError as exc:
+            raise InvalidInputError(f"solver parameters must be JSON-serialisable to save a "
+                                    f"translator: {exc}") from exc
+        if not self.solver_.name:
+            raise InvalidInputError(f"{type(self.solver_).__name__} has no registered name; "
+                                    f"only registered solvers can be saved and loaded")
+        return write_arrays(path, tensors, format=_FORMAT, version=_VERSION, header=header)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Translator:
+        """Read a translator written by :meth:`save` (no pickle; the solver plugin must be
+        installed)."""
+        from ..plugins.registry import get_solver
+
+        arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION)
+        try:
+            solver_doc = doc["solver"]
+            solver = get_solver(solver_doc["name"], **solver_doc["params"])
+            prefix = "solver."
+            solver.set_fitted_state(
+                {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
+                solver_doc["scalars"])
+            obj = cls(solver_doc["name"], source_preprocessing=doc["source_preprocessing"],
+                      target_preprocessing=doc["target_preprocessing"],
+                      solver_params=solver_doc["params"])
+            obj.solver_ = solver
+            obj.source_preprocessing_ = Preprocessing.from_state(
+                doc["source_preprocessing"], arrays, "source")
+            obj.target_preprocessing_ = Preprocessing.from_state(
+                doc["target_preprocessing"], arrays, "target")
+            obj.source_dim_ = int(doc["source_dim"])
+            obj.target_dim_ = int(doc["target_dim"])
+            obj.n_anchors_ = int(doc["n_anchors"])
+            obj.source_fingerprint_ = (Fingerprint.from_dict(doc["source_fingerprint"])
+                                       if doc.get("source_fingerprint") else None)
+            obj.target_fingerprint_ = (Fingerprint.from_dict(doc["target_fingerprint"])
+                                       if doc.get("target_fingerprint") else None)
+            # Translate one row: catches arrays of the wrong shape or missing fitted state now,
+            # with the file named, rather than on first use.
+            probe = obj.transform(np.zeros((1, obj.source_dim_)))
+            if probe.shape != (1, obj.target_dim_):
+                raise ValueError(f"translates to {probe.shape[1]}-d, header says "
+                                 f"{obj.target_dim_}-d")
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise CorruptFileError(f"{path} is damaged or incomplete: {exc!r}") from exc
+        return obj
+
+
+def check_fitted_translator(translator: Any) -> Translator:
+    """Raise unless ``translator`` is a fitted :class:`Translator` (used by the classifiers that
+    wrap one, so they fail at construction rather than on first use)."""
+    if not isinstance(translator, Translator):
+        raise InvalidInputError(f"translator must be a Translator, got "
+                                f"{type(translator).__name__}")
+    if not translator.is_fitted:
+        raise NotFittedError("the translator is not fitted; call translator.fit(source "
+                             "anchors, target anchors) first")
+    return translator

@@ -1,0 +1,435 @@
+"""Experiment configs: one YAML or JSON file describes a whole run of ``semalign run``.
+
+The schema is a set of pydantic (v2) models; unknown keys are refused, so a typo is an error,
+not a silently ignored option. :func:`load_config` turns every validation problem into one
+:class:`ConfigError` whose message names the field path (``task.prompts``,
+``anchors.count.1``...). See docs/experiments.md for the reference and a full example.
+
+Paths in a config are relative to the config file's folder; ``~`` and environment variables are
+expanded, and ``${SEMALIGN_SHARED_DIR}`` falls back to the discovered shared-data folder
+(:func:`semalign_core.data.sources.find_shared_dir`) when the variable is unset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..errors import InvalidInputError
+
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "FIDELITY_METRICS",
+    "AnchorsConfig",
+    "ConfigError",
+    "DatasetSpec",
+    "EncoderSpec",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "load_config",
+    "parse_config",
+]
+
+#: Metrics of the ``zero-shot`` and ``stitching`` tasks.
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc")
+#: Metrics of the ``translation`` task (alignment fidelity on held-out pairs).
+FIDELITY_METRICS = ("mean_cosine", "mse", "top1", "top5", "mrr", "cka")
+
+
+class ConfigError(InvalidInputError):
+    """An experiment config is invalid; the message names the field(s)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComponentSpec(_Model):
+    """A registered component: its name and keyword options."""
+
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EncoderSpec(_Model):
+    """An encoder: a registered name (``semalign plugins``) and its options."""
+
+    name: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class EncodersConfig(_Model):
+    """The source encoder (translated from) and the target encoder (translated into)."""
+
+    source: EncoderSpec
+    target: EncoderSpec
+
+
+class GroupSplitSpec(_Model):
+    """Re-split a dataset by group before filtering (:func:`semalign_core.data.split_by_group`)."""
+
+    test_size: float = Field(0.5, gt=0, lt=1)
+    seed: int = 0
+    names: tuple[str, str] = ("a", "b")
+
+
+class DatasetSpec(_Model):
+    """Where items come from: a manifest file / image folder, or a built-in reader.
+
+    Exactly one of ``manifest`` or ``builtin`` is given.
+    """
+
+    manifest: str | None = None
+    builtin: Literal["kermany", "openi"] | None = None
+    path: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    columns: dict[str, str] = Field(default_factory=dict)
+    split_by_group: GroupSplitSpec | None = None
+    split: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.manifest is None) == (self.builtin is None):
+            raise ValueError("give exactly one of 'manifest' (a CSV/Parquet file or image "
+                             "folder) or 'builtin' (kermany, openi)")
+        if self.builtin is not None and self.path is None:
+            raise ValueError(f"builtin dataset {self.builtin!r} needs 'path'")
+        if self.manifest is not None and (self.path is not None or self.options):
+            raise ValueError("'path' and 'options' belong to builtin datasets; a manifest "
+                             "takes 'columns'")
+        return self
+
+
+class PairingSpec(_Model):
+    """Pair every anchor-pool item with texts of its own label drawn from ``dataset``.
+
+    For data without per-item reports (class-level pairing, as in the pneumonia demo). For each
+    run seed, the texts of each class are shuffled; a ``holdout`` fraction is kept out of the
+    pairing (available to ``task.class_texts`` with ``holdout: true``) and each pool item gets
+    the L2-normalised mean embedding of ``k`` random texts of its class from the rest.
+    """
+
+    dataset: DatasetSpec
+    by: Literal["label"] = "label"
+    k: int = Field(1, ge=1)
+    holdout: float = Field(0.0, ge=0, lt=1)
+    seed: int = 0
+
+
+class AnchorsConfig(_Model):
+    """The anchor pool, how many anchors to draw from it, and how."""
+
+    dataset: DatasetSpec
+    count: int | list[int]
+    selector: ComponentSpec = ComponentSpec(name="random")
+    use_labels: bool = Field(True, description="pass the pool's labels to the selector")
+    texts: PairingSpec | None = None
+
+    @field_validator("count")
+    @classmethod
+    def _counts(cls, value: int | list[int]) -> int | list[int]:
+        counts = [value] if isinstance(value, int) else value
+        if not counts:
+            raise ValueError("give at least one anchor count")
+        for n in counts:
+            if n < 2:
+                raise ValueError(f"anchor counts must be >= 2, got {n}")
+        if len(set(counts)) != len(counts):
+            raise ValueError("anchor counts must be distinct")
+        return value
+
+    @property
+    def counts(self) -> list[int]:
+        return [self.count] if isinstance(self.count, int) else list(self.count)
+
+
+class TranslatorConfig(_Model):
+    """The solver and the per-side preprocessing of the :class:`~semalign_core.Translator`."""
+
+    solver: str = "affine"
+    params: dict[str, Any] = Field(default_factory=dict)
+    source_preprocessing: str | list[str] = "standard"
+    target_preprocessing: str | list[str] = "standard"
+
+    @field_validator("source_preprocessing", "target_preprocessing")
+    @classmethod
+    def _steps(cls, value: str | list[str]) -> str | list[str]:
+        from ..align.normalizers import parse_steps
+
+        parse_steps(value)  # raises InvalidInputError (a ValueError) naming the bad step
+        return value
+
+
+class ClassTextsSpec(_Model):
+    """Class embeddings from real texts of each class (by label).
+
+    Either every text of ``dataset``, or (``holdout: true``) the texts that
+    ``anchors.texts.holdout`` kept out of the pairing for the current seed.
+    """
+
+    dataset: DatasetSpec | None = None
+    holdout: bool = False
+    max_per_class: int | None = Field(None, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ClassTextsSpec:
+        if (self.dataset is None) == (not self.holdout):
+            raise ValueError("give exactly one of 'dataset' or 'holdout: true'")
+        return self
+
+
+class ZeroShotTask(_Model):
+    """Zero-shot classification: translated images vs. class text embeddings."""
+
+    kind: Literal["zero-shot"]
+    prompts: dict[str, str | list[str]] | None = None
+    templates: list[str] | None = None
+    class_texts: ClassTextsSpec | None = None
+    ensemble: Literal["target", "raw"] = Field(
+        "target", description="where prompt ensembles are averaged: 'target' = after the "
+                              "translator's target preprocessing (PromptSet), 'raw' = in the "
+                              "text encoder's space, each source of text weighted equally")
+    space: Literal["target", "raw"] = "target"
+    temperature: float = Field(0.01, gt=0)
+    positive_label: str | None = None
+    calibration: Literal["none", "gmm"] = Field(
+        "none", description="'gmm': transductive, two classes only: the decision threshold is "
+                            "fitted to the unlabeled evaluation batch's scores (see "
+                            "docs/zeroshot.md); 'none': nearest class")
+
+    @model_validator(mode="after")
+    def _has_classes(self) -> ZeroShotTask:
+        if self.prompts is None and self.class_texts is None:
+            raise ValueError("give 'prompts' (class -> prompt(s)) and/or 'class_texts'")
+        if self.prompts is not None and not self.prompts:
+            raise ValueError("'prompts' is empty")
+        if self.class_texts is not None and self.ensemble == "target" and self.prompts:
+            raise ValueError("combining 'prompts' with 'class_texts' needs ensemble: raw "
+                             "(each source weighted equally)")
+        return self
+
+
+class StitchingTask(_Model):
+    """Model stitching: a head trained on the target encoder classifies translated inputs."""
+
+    kind: Literal["stitching"]
+    head_data: DatasetSpec
+    head: ComponentSpec = ComponentSpec(name="logistic", params={"max_iter": 2000})
+    positive_label: str | None = None
+
+    @field_validator("head")
+    @classmethod
+    def _head(cls, value: ComponentSpec) -> ComponentSpec:
+        if value.name != "logistic":
+            raise ValueError(f"unknown head {value.name!r}; available: 'logistic'")
+        return value
+
+
+class TranslationTask(_Model):
+    """Translation fidelity on held-out pairs (both encoders encode each evaluation item)."""
+
+    kind: Literal["translation"]
+
+
+Task = Annotated[ZeroShotTask | StitchingTask | TranslationTask, Field(discriminator="kind")]
+
+
+class EvaluationConfig(_Model):
+    """The evaluation data, metrics, confidence intervals and baselines."""
+
+    dataset: DatasetSpec
+    metrics: list[str] | None = None
+    bootstrap: int = Field(1000, ge=1, description="bootstrap resamples per CI")
+    confidence: float = Field(0.95, gt=0, lt=1)
+    baselines: list[Literal["probe", "chance"]] = Field(
+        default_factory=lambda: ["probe", "chance"])
+
+
+class ReportConfig(_Model):
+    plots: bool = True
+    primary_metric: str | None = None
+
+
+class ExperimentConfig(_Model):
+    """A whole experiment (the file ``semalign run`` reads)."""
+
+    name: str = "experiment"
+    description: str = ""
+    encoders: EncodersConfig
+    anchors: AnchorsConfig
+    translator: TranslatorConfig = TranslatorConfig()
+    task: Task
+    evaluation: EvaluationConfig
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    output_dir: str
+    cache_dir: str | None = None
+    batch_size: int | None = Field(None, ge=1)
+    report: ReportConfig = ReportConfig()
+    _base: str | None = PrivateAttr(None)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("seeds must be distinct")
+        return value
+
+    @model_validator(mode="after")
+    def _metrics(self) -> ExperimentConfig:
+        task = self.task
+        if (isinstance(task, ZeroShotTask) and task.class_texts is not None
+                and task.class_texts.holdout
+                and (self.anchors.texts is None or self.anchors.texts.holdout <= 0)):
+            raise ValueError("task.class_texts.holdout needs anchors.texts.holdout > 0 (the "
+                             "fraction of texts kept out of the pairing)")
+        allowed = (FIDELITY_METRICS if self.task.kind == "translation"
+                   else CLASSIFICATION_METRICS)
+        metrics = self.evaluation.metrics
+        if metrics is not None:
+            bad = [m for m in metrics if m not in allowed]
+            if bad or not metrics:
+                raise ValueError(f"evaluation.metrics: {bad or 'empty'} not available for task "
+                                 f"{self.task.kind!r}; choose from {list(allowed)}")
+        primary = self.report.primary_metric
+        if primary is not None and primary not in (metrics or allowed):
+            raise ValueError(f"report.primary_metric {primary!r} is not one of the evaluated "
+                             f"metrics {list(metrics or allowed)}")
+        return self
+
+    # -- derived -------------------------------------------------------------------------------
+    @property
+    def metric_names(self) -> list[str]:
+        if self.evaluation.metrics is not None:
+            return list(self.evaluation.metrics)
+        return list(FIDELITY_METRICS if self.task.kind == "translation"
+                    else CLASSIFICATION_METRICS)
+
+    @property
+    def primary_metric(self) -> str:
+        if self.report.primary_metric:
+            return self.report.primary_metric
+        names = self.metric_names
+        for preferred in ("auroc", "balanced_accuracy", "top1", "mean_cosine"):
+            if preferred in names:
+                return preferred
+        return names[0]
+
+    def resolve_path(self, value: str) -> Path:
+        """A config path made absolute against the config file's folder."""
+        return resolve_path(value, self._base_dir())
+
+    def _base_dir(self) -> Path:
+        return Path(self._base) if self._base else Path.cwd()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def resolve_path(value: str, base: Path) -> Path:
+    """Expand ``~`` and environment variables (``${SEMALIGN_SHARED_DIR}`` has a fallback)."""
+    env = dict(os.environ)
+    if "SEMALIGN_SHARED_DIR" not in env and "SEMALIGN_SHARED_DIR" in value:
+        from ..data.sources import find_shared_dir
+
+        found = find_shared_dir(required=False)
+        if found is not None:
+            env["SEMALIGN_SHARED_DIR"] = str(found)
+    expanded = value
+    for key in sorted(env, key=len, reverse=True):  # longest first: $SEMALIGN_X before $SEMALIGN
+        expanded = expanded.replace("${" + key + "}", env[key])
+    expanded = os.path.expandvars(expanded)
+    path = Path(expanded).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    # pydantic puts the discriminator's tag in the path (task.zero-shot.prompts); keep it, it
+    # tells the reader which task schema was applied.
+    return ".".join(str(part) for part in loc) or "<root>"
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        parts.append(f"{_location(err['loc'])}: {message}")
+    return f"invalid config {source}: " + "; ".join(parts)
+
+
+def parse_config(data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None,
+                 source: str = "<dict>") -> ExperimentConfig:
+    """Validate a config given as a mapping.
+
+    Parameters
+    ----------
+    data : mapping
+    base_dir : path, optional
+        Folder relative paths are resolved against (default: the cwd).
+    source : str
+        Named in error messages.
+
+    Raises
+    ------
+    ConfigError
+        Naming each invalid field by its path.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"invalid config {source}: the top level must be a mapping, got "
+                          f"{type(data).__name__}")
+    try:
+        config = ExperimentConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+    config._base = str(Path(base_dir).resolve()) if base_dir is not None else None
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
+    """Read and validate a YAML (``.yaml``/``.yml``) or JSON config file.
+
+    Raises
+    ------
+    ConfigError
+        A missing or unparsable file, or an invalid field (named by its path).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"config file {source} does not exist")
+    text = source.read_text(encoding="utf-8")
+    suffix = source.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"config {source} must be .yaml, .yml or .json")
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source} is not valid JSON: {exc}") from None
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError("reading YAML configs needs pyyaml; install "
+                          "'semalign-core[experiments]'") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("yaml"):
+            problem = " ".join(str(exc).split())
+            raise ConfigError(f"{source} is not valid YAML: {problem}") from None
+        raise
+    return parse_config(data, base_dir=source.parent, source=str(source))

@@ -1,0 +1,218 @@
+"""Experiment reports: ``results.json``, a Markdown summary and matplotlib plots.
+
+Files written into the experiment's output folder (each atomically):
+
+``results.json``          config, encoder fingerprints, library versions, every metric with its CI
+``summary.md``            the result table (per anchor count: mean and CI over seeds) and baselines
+``roc.png``               ROC curves at the largest anchor count (one per seed) and baselines
+``confusion_matrix.png``  summed over seeds at the largest anchor count
+``anchors_curve.png``     the primary metric vs. the number of anchors, with its CI band:
+                          how many anchors are worth collecting
+
+Plots use matplotlib's non-interactive Agg backend (no display needed); ROC and confusion plots
+exist only for the classification tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..fileio import atomic_path
+
+if TYPE_CHECKING:
+    from .runner import ExperimentResult
+
+__all__ = ["format_table", "write_report"]
+
+_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro F1",
+           "auroc": "AUROC", "mean_cosine": "mean cosine", "mse": "MSE", "top1": "top-1",
+           "top5": "top-5", "mrr": "MRR", "cka": "CKA"}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _cell(ci: dict[str, Any]) -> str:
+    return f"{ci['estimate']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
+
+
+def format_table(document: dict[str, Any], *, markdown: bool = False) -> str:
+    """The result table of a ``results.json`` document: one row per anchor count, then the
+    baselines; cells are ``estimate [low, high]``."""
+    metrics = list(document["summary"][0]["metrics"]) if document["summary"] else []
+    header = ["method", "anchors", "seeds", *(_LABELS.get(m, m) for m in metrics)]
+    rows = []
+    for entry in document["summary"]:
+        rows.append([document["task"], str(entry["anchors"]), str(entry["seeds"]),
+                     *(_cell(entry["metrics"][m]) for m in metrics)])
+    for name, base in document.get("baselines", {}).items():
+        label = "supervised probe" if name == "probe" else name
+        n_items = document["data"]["pool"]["items"] if name == "probe" else 0
+        rows.append([label, f"all {n_items} labelled" if name == "probe" else "-", "-",
+                     *(_cell(base["metrics"][m]) if m in base["metrics"] else "-"
+                       for m in metrics)])
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))
+                     .rstrip() for r in [header, *rows])
+
+
+def _markdown(document: dict[str, Any], files: dict[str, Path]) -> str:
+    cfg = document["config"]
+    fp = document["fingerprints"]
+    conf = round(cfg["evaluation"]["confidence"] * 100)
+    lines = [f"# {document['name']}", ""]
+    if document.get("description"):
+        lines += [document["description"], ""]
+    lines += [
+        f"- task: **{document['task']}**",
+        f"- source encoder: `{fp['source']['encoder']}/{fp['source']['architecture']}` "
+        f"({fp['source']['weights']}, {fp['source']['dim']}-d)",
+        f"- target encoder: `{fp['target']['encoder']}/{fp['target']['architecture']}` "
+        f"({fp['target']['weights']}, {fp['target']['dim']}-d)",
+        f"- translator: solver `{cfg['translator']['solver']}` {cfg['translator']['params']}, "
+        f"preprocessing source `{cfg['translator']['source_preprocessing']}`, target "
+        f"`{cfg['translator']['target_preprocessing']}`",
+        f"- anchors: selector `{cfg['anchors']['selector']['name']}` from a pool of "
+        f"{document['data']['pool']['items']} items; seeds {cfg['seeds']}",
+        f"- evaluation: {document['data']['evaluation']['items']} items"
+        + (f", classes {document['data']['evaluation']['class_counts']}"
+           if document['data']['evaluation'].get('class_counts') else ""),
+        "",
+        f"Cells are estimate [{conf}% CI]. With several seeds the estimate is the mean over "
+        f"seeds and the interval a t-interval of that mean; with one seed it is a bootstrap "
+        f"interval over evaluation items ({cfg['evaluation']['bootstrap']} resamples).",
+        "",
+        format_table(document, markdown=True),
+        "",
+    ]
+    for name in ("anchors_curve.png", "roc.png", "confusion_matrix.png"):
+        if name in files:
+            lines += [f"![{name}]({name})", ""]
+    lines += [f"Encoding took {document['timing']['encode_s']:.1f} s; full results in "
+              f"`results.json`.", ""]
+    return "\n".join(lines)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    return path
+
+
+def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # no display: the report must render on servers and CI
+    import matplotlib.pyplot as plt
+
+    doc = result.document
+    files: dict[str, Path] = {}
+    metric = doc["primary_metric"]
+    counts = [e["anchors"] for e in doc["summary"]]
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    est = [e["metrics"][metric]["estimate"] for e in doc["summary"]]
+    low = [e["metrics"][metric]["low"] for e in doc["summary"]]
+    high = [e["metrics"][metric]["high"] for e in doc["summary"]]
+    ax.plot(counts, est, marker="o", label=doc["task"])
+    ax.fill_between(counts, low, high, alpha=0.25)
+    for name, style in (("probe", "--"), ("chance", ":")):
+        base = doc.get("baselines", {}).get(name)
+        if base and metric in base["metrics"]:
+            ax.axhline(base["metrics"][metric]["estimate"], linestyle=style, color="grey",
+                       label="supervised probe" if name == "probe" else name)
+    if len(counts) > 1 and max(counts) / max(min(counts), 1) >= 4:
+        ax.set_xscale("log")
+        ax.minorticks_off()  # the anchor counts themselves are the ticks
+    ax.set_xticks(counts, [str(c) for c in counts])
+    ax.set_xlabel("number of anchors")
+    ax.set_ylabel(_LABELS.get(metric, metric))
+    ax.set_title(f"{_LABELS.get(metric, metric)} vs. anchors")
+    ax.legend(loc="best", fontsize="small")
+    files["anchors_curve.png"] = _save(fig, out / "anchors_curve.png")
+    plt.close(fig)
+
+    if doc["task"] == "translation" or "y_true" not in result.curves:
+        return files
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    y_true = np.asarray(result.curves["y_true"])
+    classes = doc["classes"]
+    top = max(counts)
+    seeds = [int(k.split("/")[1]) for k in result.curves if k.startswith(f"{top}/")]
+
+    if len(classes) == 2:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        for seed in seeds:
+            RocCurveDisplay.from_predictions(y_true, result.curves[f"{top}/{seed}"]["y_score"],
+                                             pos_label=classes[1], ax=ax,
+                                             name=f"{top} anchors, seed {seed}",
+                                             curve_kwargs={"alpha": 0.7})
+        probe = result.curves.get("baseline/probe")
+        if probe is not None:
+            RocCurveDisplay.from_predictions(y_true, probe["y_score"], pos_label=classes[1],
+                                             ax=ax, name="supervised probe",
+                                             curve_kwargs={"linestyle": "--", "color": "black"})
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
+        ax.set_title(f"ROC ({classes[1]} vs. {classes[0]})")
+        ax.legend(loc="lower right", fontsize="x-small")
+        files["roc.png"] = _save(fig, out / "roc.png")
+        plt.close(fig)
+    else:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        scores = result.curves[f"{top}/{seeds[0]}"]["y_score"]
+        for j, cls in enumerate(classes):
+            if 0 < np.sum(y_true == cls) < len(y_true):
+                RocCurveDisplay.from_predictions(y_true == cls, scores[:, j], ax=ax,
+                                                 name=f"{cls} vs. rest")
+        ax.plot([0, 1], [0, 1], ":", color="grey")
+        ax.set_title(f"one-vs-rest ROC, {top} anchors, seed {seeds[0]}")
+        ax.legend(loc="lower right", fontsize="x-small")
+        files["roc.png"] = _save(fig, out / "roc.png")
+        plt.close(fig)
+
+    from sklearn.metrics import confusion_matrix
+
+    total = sum(confusion_matrix(y_true, result.curves[f"{top}/{s}"]["y_pred"], labels=classes)
+                for s in seeds)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ConfusionMatrixDisplay(np.asarray(total), display_labels=classes).plot(ax=ax, colorbar=False)
+    ax.set_title(f"{top} anchors, summed over {len(seeds)} seed(s)")
+    files["confusion_matrix.png"] = _save(fig, out / "confusion_matrix.png")
+    plt.close(fig)
+    return files
+
+
+def write_report(result: ExperimentResult, *, plots: bool = True) -> dict[str, Path]:
+    """Write ``results.json``, ``summary.md`` and (optionally) the plots; return their paths."""
+    out = Path(result.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    if plots:
+        files.update(_plots(result, out))
+    result.document["files"] = sorted([*files, "results.json", "summary.md"])
+    path = out / "results.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result.document, indent=2, default=_json_default) + "\n",
+                       encoding="utf-8")
+    files["results.json"] = path
+    summary = out / "summary.md"
+    with atomic_path(summary) as tmp:
+        tmp.write_text(_markdown(result.document, files), encoding="utf-8")
+    files["summary.md"] = summary
+    return files

@@ -1,0 +1,33 @@
+"""The plugin contract: hook specifications, the plugin manager and the component registry.
+
+The lowest layer of the core: it knows how plugins register components and how users look them
+up by name, and nothing about what the components do.
+"""
+
+from __future__ import annotations
+
+from .hookspecs import hookimpl, hookspec
+from .manager import plugin_infos, register_plugin, reset_plugins, unregister_plugin
+from .registry import (
+    get_anchor_selector,
+    get_encoder,
+    get_solver,
+    list_anchor_selectors,
+    list_encoders,
+    list_solvers,
+)
+
+__all__ = [
+    "get_anchor_selector",
+    "get_encoder",
+    "get_solver",
+    "hookimpl",
+    "hookspec",
+    "list_anchor_selectors",
+    "list_encoders",
+    "list_solvers",
+    "plugin_infos",
+    "register_plugin",
+    "reset_plugins",
+    "unregister_plugin",
+]

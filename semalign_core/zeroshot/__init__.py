@@ -1,0 +1,15 @@
+"""Zero-shot classification and model stitching on translated embeddings: prompts, class
+embeddings, the FAISS label index, calibration, ZeroShotClassifier and StitchedClassifier.
+"""
+
+from __future__ import annotations
+
+from .calibration import CALIBRATIONS, MIN_CALIBRATION_ITEMS, Calibration, gmm_threshold
+from .classifier import ZeroShotClassifier
+from .label_index import DEVICES, LabelIndex
+from .prompts import PromptSet, ensemble_embedding
+from .stitching import LinearHead, StitchedClassifier
+
+__all__ = ["CALIBRATIONS", "DEVICES", "MIN_CALIBRATION_ITEMS", "Calibration", "LabelIndex",
+           "LinearHead", "PromptSet", "StitchedClassifier", "ZeroShotClassifier",
+           "ensemble_embedding", "gmm_threshold"]
