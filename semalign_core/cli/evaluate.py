@@ -1,0 +1,83 @@
+"""``semalign evaluate``: score predictions against a manifest's labels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ._common import add_command
+
+__all__ = ["add_parser"]
+
+
+def _read_predictions(path: str) -> list[dict[str, str]]:
+    import csv
+
+    if not Path(path).is_file():
+        raise InvalidInputError(f"predictions file {path} does not exist")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"id", "prediction"} <= set(rows[0]):
+        raise InvalidInputError(f"{path} needs columns id, prediction and "
+                                f"p_<class> (as written by `semalign zero-shot`)")
+    return rows
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..data.manifest import read_manifest
+    from ..evaluation.metrics import classification_metrics
+
+    rows = _read_predictions(args.predictions)
+    manifest = read_manifest(args.manifest, check_files=False)
+    if args.split:
+        manifest = manifest.filter(split=args.split)
+    truth = {r.id: r.label for r in manifest}
+    missing = [r["id"] for r in rows if r["id"] not in truth]
+    if missing:
+        raise InvalidInputError(f"{len(missing)} prediction id(s) are not in the manifest, "
+                                f"e.g. {missing[0]!r}")
+    classes = [c[2:] for c in rows[0] if c.startswith("p_")]
+    y_true = np.asarray([truth[r["id"]] for r in rows])
+    y_pred = np.asarray([r["prediction"] for r in rows])
+    score = None
+    if classes:
+        score = np.asarray([[float(r[f"p_{c}"]) for c in classes] for r in rows])
+        if len(classes) == 2:
+            positive = args.positive_label or classes[1]
+            if positive not in classes:
+                raise InvalidInputError(f"--positive-label {positive!r} is not one of {classes}")
+            negative = next(c for c in classes if c != positive)
+            classes = [negative, positive]
+            score = score[:, [classes.index(negative), classes.index(positive)]]
+    metrics = classification_metrics(y_true, y_pred, score, labels=classes or None,
+                                     n_resamples=args.bootstrap, seed=args.seed)
+    if args.json:
+        print(json.dumps({k: v.to_dict() for k, v in metrics.items()}, indent=2))
+    else:
+        for name, ci in metrics.items():
+            print(f"{name:<18} {ci}")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``semalign evaluate``."""
+    ev = add_command(
+        sub, "evaluate", "score predictions against a manifest's labels",
+        "Accuracy, balanced accuracy, macro F1 and AUROC (from the p_<class> columns), "
+        "each with a bootstrap confidence interval.",
+        "  semalign evaluate --predictions predictions.csv --manifest data/manifest.csv "
+        "--split test\n"
+        "  semalign evaluate --predictions predictions.csv --manifest data/ --json\n",
+        _cmd_evaluate)
+    ev.add_argument("--predictions", required=True, help="CSV from `semalign zero-shot`")
+    ev.add_argument("--manifest", required=True, help="manifest with the true labels")
+    ev.add_argument("--split")
+    ev.add_argument("--positive-label", help="binary AUROC: the positive class")
+    ev.add_argument("--bootstrap", type=int, default=1000, help="resamples per CI")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", action="store_true")

@@ -1,0 +1,60 @@
+"""``semalign fit``: fit a translator on paired embeddings."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import InvalidInputError
+from ._common import add_command, load_embeddings, parse_options
+
+__all__ = ["add_parser"]
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from ..align.translator import Translator
+
+    source = load_embeddings(args.source)
+    target = load_embeddings(args.target)
+    common = [i for i in source.ids if i in set(target.ids)]
+    if len(common) < 2:
+        raise InvalidInputError(f"{args.source} and {args.target} share {len(common)} id(s); "
+                                f"anchors are the items whose ids appear in both")
+    src, tgt = source.subset(common), target.subset(common)
+    if args.anchors is not None:
+        from ..plugins.registry import get_anchor_selector
+
+        selector = get_anchor_selector(args.selector, seed=args.seed)
+        index = selector.select(src.vectors, args.anchors)
+        src, tgt = src.subset(index), tgt.subset(index)
+    translator = Translator(args.solver, source_preprocessing=args.source_preprocessing,
+                            target_preprocessing=args.target_preprocessing,
+                            solver_params=parse_options(args.param, "--param") or None)
+    translator.fit(src, tgt)
+    translator.save(args.output)
+    print(f"fitted {translator!r} on {len(src)} anchors; wrote {args.output}")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``semalign fit``."""
+    fit = add_command(
+        sub, "fit", "fit a translator on paired embeddings",
+        "Fit a Translator from source to target embeddings; anchors are the items whose "
+        "ids occur in both files (optionally a selected subset).",
+        "  semalign fit --source img.safetensors --target txt.safetensors "
+        "-o translator.safetensors\n"
+        "  semalign fit --source img.safetensors --target txt.safetensors --solver "
+        "affine --param alpha=300 \\\n"
+        "      --target-preprocessing center --anchors 100 --selector kmeans "
+        "-o translator.safetensors\n", _cmd_fit)
+    fit.add_argument("--source", required=True, help="source embeddings (.safetensors)")
+    fit.add_argument("--target", required=True, help="target embeddings (.safetensors)")
+    fit.add_argument("--solver", default="affine", help="registered solver (default affine)")
+    fit.add_argument("--param", action="append", metavar="KEY=VALUE", help="solver parameter")
+    fit.add_argument("--source-preprocessing", default="standard")
+    fit.add_argument("--target-preprocessing", default="standard")
+    fit.add_argument("--anchors", type=int, help="select this many anchors from the pairs")
+    fit.add_argument("--selector", default="random", help="anchor selector (with --anchors)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("-o", "--output", required=True, help="output translator file")
