@@ -202,8 +202,8 @@ def test_save_load_round_trip_and_header(tmp_path):
     assert loaded.source_fingerprint_ == fp("src", 6)
     assert loaded.target_fingerprint_ == fp("tgt", 4)
     assert loaded.solver_.note_ == "fitted" and loaded.n_anchors_ == 40
-    _, doc = read_arrays(path, format="semalign.translator", max_version=1)
-    assert doc["format_version"] == 1
+    _, doc = read_arrays(path, format="semalign.translator", max_version=2)
+    assert doc["format_version"] == 2
     assert doc["solver"]["name"] == "test-lstsq" and doc["solver"]["params"] == {"tag": "x"}
     assert (doc["source_dim"], doc["target_dim"], doc["n_anchors"]) == (6, 4, 40)
     assert doc["source_fingerprint"]["encoder"] == "src"
@@ -214,7 +214,7 @@ def test_save_load_round_trip_and_header(tmp_path):
 
 
 def _rewrite(path: Path, out: Path, *, drop: str | None = None, **header_changes) -> Path:
-    arrays, doc = read_arrays(path, format="semalign.translator", max_version=1)
+    arrays, doc = read_arrays(path, format="semalign.translator", max_version=2)
     arrays = {k: v for k, v in arrays.items() if k != drop}
     doc.update(header_changes)
     fmt, version = doc.pop("format"), doc.pop("format_version")

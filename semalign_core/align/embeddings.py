@@ -17,7 +17,8 @@ from .fingerprint import Fingerprint
 __all__ = ["Embeddings"]
 
 _FORMAT = "semalign.embeddings"
-_VERSION = 1
+#: 2: checksummed (see semalign_core.fileio); 1: unchecked, read only with allow_unverified.
+_VERSION = 2
 
 
 class Embeddings:
@@ -129,12 +130,24 @@ class Embeddings:
                             header=header)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Embeddings:
-        """Read a file written by :meth:`save`; raises :class:`CorruptFileError` if damaged."""
-        arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION)
+    def load(cls, path: str | os.PathLike[str], *, allow_unverified: bool = False) -> Embeddings:
+        """Read a file written by :meth:`save`; raises :class:`CorruptFileError` if damaged.
+
+        Parameters
+        ----------
+        path : path
+        allow_unverified : bool
+            Also read files written before semalign stored checksums (format version 1), which
+            cannot be verified; save them again to add checksums.
+        """
+        arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION,
+                                  allow_unverified=allow_unverified)
         try:
             blob = arrays["id_bytes"].tobytes()
             offsets = arrays["id_offsets"]
+            if (offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0
+                    or offsets[-1] != len(blob) or (np.diff(offsets) < 0).any()):
+                raise InvalidInputError("id_offsets do not delimit the id bytes")
             ids = [blob[offsets[i]:offsets[i + 1]].decode("utf-8")
                    for i in range(len(offsets) - 1)]
             fp = doc.get("fingerprint")

@@ -26,7 +26,8 @@ from .solvers import Solver
 __all__ = ["Translator", "check_fitted_translator"]
 
 _FORMAT = "semalign.translator"
-_VERSION = 1
+#: 2: checksummed (see semalign_core.fileio); 1: unchecked, read only with allow_unverified.
+_VERSION = 2
 #: Rows translated per chunk: bounds the float64 temporaries (~15 MB per 1,000 rows at 512 -> 384
 #: dims) for any N; 8192 rows keep the matrix products large enough to run at full BLAS speed.
 DEFAULT_BATCH_SIZE = 8192
@@ -290,12 +291,20 @@ class Translator:
         return write_arrays(path, tensors, format=_FORMAT, version=_VERSION, header=header)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Translator:
+    def load(cls, path: str | os.PathLike[str], *, allow_unverified: bool = False) -> Translator:
         """Read a translator written by :meth:`save` (no pickle; the solver plugin must be
-        installed)."""
+        installed).
+
+        ``allow_unverified=True`` also reads files written before semalign stored checksums
+        (format version 1); save them again to add checksums.
+        """
         from ..plugins.registry import get_solver
 
-        arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION)
+        arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION,
+                                  allow_unverified=allow_unverified)
+        bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+        if bad:
+            raise CorruptFileError(f"{path} holds NaN or inf in {bad}; fit and save it again")
         try:
             solver_doc = doc["solver"]
             solver = get_solver(solver_doc["name"], **solver_doc["params"])

@@ -168,7 +168,9 @@ class EmbeddingCache:
         return self
 
     def _read_shard(self, shard: Path) -> tuple[list[str], np.ndarray]:
-        arrays, doc = read_arrays(shard, format=_FORMAT, max_version=_VERSION)
+        # Version-1 shards predate file checksums but carry their own (checked below).
+        arrays, doc = read_arrays(shard, format=_FORMAT, max_version=_VERSION,
+                                  allow_unverified=True)
         try:
             raw_keys, vectors = arrays["keys"], arrays["vectors"]
             expected = doc["checksum"]

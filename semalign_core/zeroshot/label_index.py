@@ -27,7 +27,8 @@ __all__ = ["DEVICES", "LabelIndex"]
 
 DEVICES = ("auto", "cpu", "cuda")
 _INDEX_FORMAT = "semalign.label_index"
-_INDEX_VERSION = 1
+#: 2: checksummed (see semalign_core.fileio); 1: unchecked, read only with allow_unverified.
+_INDEX_VERSION = 2
 _EPS = 1e-12
 #: FAISS GPU flat indexes answer at most this many neighbours per query.
 _GPU_MAX_K = 2048
@@ -227,9 +228,15 @@ class LabelIndex:
                             version=_INDEX_VERSION, header=header)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, device: str = "auto") -> LabelIndex:
-        """Read an index written by :meth:`save` (no pickle) onto ``device``."""
-        arrays, doc = read_arrays(path, format=_INDEX_FORMAT, max_version=_INDEX_VERSION)
+    def load(cls, path: str | os.PathLike[str], *, device: str = "auto",
+             allow_unverified: bool = False) -> LabelIndex:
+        """Read an index written by :meth:`save` (no pickle) onto ``device``.
+
+        ``allow_unverified=True`` also reads files written before semalign stored checksums
+        (format version 1); save them again to add checksums.
+        """
+        arrays, doc = read_arrays(path, format=_INDEX_FORMAT, max_version=_INDEX_VERSION,
+                                  allow_unverified=allow_unverified)
         try:
             return cls(doc["labels"], arrays["embeddings"], prompts=doc.get("prompts"),
                        device=device, metadata=doc.get("metadata"))
