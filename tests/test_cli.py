@@ -66,3 +66,31 @@ def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "semalign_core.cli.main", "--version"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+@pytest.mark.parametrize("command", ["demo", "run"])
+def test_a_missing_extra_is_one_error_line_naming_it(command, tmp_path):
+    # A core-only install lacks the `experiments` extra: None in sys.modules makes every import
+    # of the module fail with ModuleNotFoundError, as if it were not installed.
+    config = tmp_path / "c.yaml"
+    config.write_text("output_dir: out\n")
+    argv = [command, str(config)] if command == "run" else [command, "--write-config",
+                                                             str(tmp_path / "d.yaml")]
+    module = "pydantic"
+    code = (f"import sys; sys.modules[{module!r}] = None; "
+            f"from semalign_core.cli.main import main; sys.exit(main({argv!r}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    err = proc.stderr.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    assert f"`semalign {command}` needs {module!r}" in err and ".[experiments]" in err
+
+
+def test_a_missing_module_of_no_extra_keeps_its_traceback():
+    from semalign_core.cli.extras import missing_module_message
+
+    assert missing_module_message(ModuleNotFoundError("x", name="torchvision"), "encode") is None
+    message = missing_module_message(ModuleNotFoundError("x", name="sklearn.metrics"), "evaluate")
+    assert message is not None and "'metrics' extra" in message

@@ -336,3 +336,38 @@ def test_preprocessing_refuses_use_before_fit_and_unknown_steps():
         Preprocessing("center").transform(np.zeros((1, 2)))
     with pytest.raises(InvalidInputError, match="unknown preprocessing step"):
         Preprocessing("center+pca")
+
+
+# -- the ready-made identity (docs/biovil.md: encoders that already share one space) -----------
+def test_identity_translator_needs_no_fit_and_maps_x_to_x(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(7, 5)).astype(np.float32)
+    t = Translator.identity(5)
+    assert t.is_fitted and t.n_anchors_ == 0
+    np.testing.assert_array_equal(t.transform(X), X)
+    np.testing.assert_array_equal(t.transform(X, normalized=True), X)
+    np.testing.assert_array_equal(t.preprocess_target(X), X)
+    loaded = Translator.load(t.save(tmp_path / "identity.safetensors"))
+    np.testing.assert_array_equal(loaded.transform(X), X)
+    with pytest.raises(DimensionMismatchError, match="5-d source"):
+        t.transform(X[:, :4])
+
+
+def test_identity_translator_checks_fingerprints_when_given():
+    X = np.ones((3, 4), np.float32)
+    t = Translator.identity(4, source_fingerprint=fp("img", 4), target_fingerprint=fp("txt", 4))
+    with pytest.raises(EncoderMismatchError, match="other"):
+        t.transform(Embeddings(X, ["a", "b", "c"], fp("other", 4)))
+    out = t.transform(Embeddings(X, ["a", "b", "c"], fp("img", 4)))
+    assert out.metadata["translated"]["to"] == fp("txt", 4).to_dict()
+
+
+@pytest.mark.parametrize("dim", [0, -1, 2.5, True, "128"])
+def test_identity_translator_refuses_a_bad_dim(dim):
+    with pytest.raises(InvalidInputError, match="dim must be a positive int"):
+        Translator.identity(dim)
+
+
+def test_unfitted_identity_points_to_the_ready_made_one():
+    with pytest.raises(NotFittedError, match=r"Translator.identity\(dim\)"):
+        Translator("identity").transform(np.zeros((1, 3)))

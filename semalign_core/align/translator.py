@@ -146,14 +146,55 @@ class Translator:
         self.target_dim_ = int(Y.shape[1])
         return self
 
+    @classmethod
+    def identity(cls, dim: int, *, source_fingerprint: Fingerprint | None = None,
+                 target_fingerprint: Fingerprint | None = None) -> Translator:
+        """A ready-to-use ``f(x) = x`` translator for encoders that already share one space.
+
+        BioViL's image encoder and CXR-BERT embed into one 128-d space, so zero-shot
+        classification between them needs no anchors: ``Translator.identity(128)``. No
+        preprocessing is applied on either side, and nothing is fitted.
+
+        Parameters
+        ----------
+        dim : int
+            The shared dimension.
+        source_fingerprint, target_fingerprint : Fingerprint, optional
+            When given, inputs from any other encoder are refused, as for a fitted translator.
+
+        Returns
+        -------
+        Translator
+            Fitted on zero anchors; it saves and loads like any other.
+        """
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
+            raise InvalidInputError(f"dim must be a positive int, got {dim!r}")
+        from .identity import IdentitySolver
+
+        dim = int(dim)
+        obj = cls("identity", source_preprocessing="none", target_preprocessing="none")
+        # Set the state fit() would leave, without anchors: the identity has nothing to learn.
+        obj.solver_ = IdentitySolver().set_fitted_state(
+            {}, {"n_features_in_": dim, "n_features_out_": dim, "n_anchors_": 0})
+        empty = np.zeros((0, dim))
+        obj.source_preprocessing_ = Preprocessing("none").fit(empty)
+        obj.target_preprocessing_ = Preprocessing("none").fit(empty)
+        obj.source_fingerprint_ = source_fingerprint
+        obj.target_fingerprint_ = target_fingerprint
+        obj.n_anchors_ = 0
+        obj.source_dim_ = obj.target_dim_ = dim
+        return obj
+
     @property
     def is_fitted(self) -> bool:
         return hasattr(self, "solver_")
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
+            hint = (" (for two encoders that already share one space, Translator.identity(dim) "
+                    "needs no fitting)" if self._solver_name() in ("identity", "none") else "")
             raise NotFittedError("this Translator is not fitted yet; call fit(source, target) "
-                                 "on anchor pairs first")
+                                 f"on anchor pairs first{hint}")
 
     def _check_header(self, data: Embeddings | Any, side: str) -> Any:
         """Check encoder and shape of ``data`` without copying it; return the raw array."""

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from .._version import __version__
 from ..errors import SemalignError
 from . import demo, encode, evaluate, fit, plugins, run, zero_shot
+from .extras import missing_module_message
 
 __all__ = ["build_parser", "main"]
 
@@ -49,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SemalignError as exc:
         # one line, whatever the message: scripts grep for it and humans read it first
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        message = missing_module_message(exc, args.command)
+        if message is None:
+            raise  # not an optional extra: a broken install or a bug, keep the traceback
+        print(f"error: {message}", file=sys.stderr)
         return 1
 
 
