@@ -32,11 +32,15 @@ from .plugins.hookspecs import hookimpl
 from .plugins.manager import plugin_infos, register_plugin, reset_plugins, unregister_plugin
 from .plugins.registry import (
     get_anchor_selector,
+    get_dataset,
     get_encoder,
     get_solver,
+    get_task,
     list_anchor_selectors,
+    list_datasets,
     list_encoders,
     list_solvers,
+    list_tasks,
 )
 from .zeroshot.classifier import LabelIndex, PromptSet, ZeroShotClassifier
 from .zeroshot.stitching import LinearHead, StitchedClassifier
@@ -68,12 +72,16 @@ __all__ = [
     "ZeroShotClassifier",
     "__version__",
     "get_anchor_selector",
+    "get_dataset",
     "get_encoder",
     "get_solver",
+    "get_task",
     "hookimpl",
     "list_anchor_selectors",
+    "list_datasets",
     "list_encoders",
     "list_solvers",
+    "list_tasks",
     "plugin_infos",
     "register_plugin",
     "reset_plugins",

@@ -55,7 +55,8 @@ def test_required_pages_exist():
 
 def test_there_are_hookspecs():
     assert set(_hookspec_names()) == {"register_encoders", "register_anchor_selectors",
-                                      "register_solvers"}
+                                      "register_solvers", "register_datasets",
+                                      "register_tasks"}
 
 
 @pytest.mark.parametrize("hook", _hookspec_names())

@@ -10,22 +10,30 @@ from .hookspecs import hookimpl, hookspec
 from .manager import plugin_infos, register_plugin, reset_plugins, unregister_plugin
 from .registry import (
     get_anchor_selector,
+    get_dataset,
     get_encoder,
     get_solver,
+    get_task,
     list_anchor_selectors,
+    list_datasets,
     list_encoders,
     list_solvers,
+    list_tasks,
 )
 
 __all__ = [
     "get_anchor_selector",
+    "get_dataset",
     "get_encoder",
     "get_solver",
+    "get_task",
     "hookimpl",
     "hookspec",
     "list_anchor_selectors",
+    "list_datasets",
     "list_encoders",
     "list_solvers",
+    "list_tasks",
     "plugin_infos",
     "register_plugin",
     "reset_plugins",

@@ -58,3 +58,23 @@ def register_solvers(register: RegisterCallback) -> None:
 
     ``factory(**params)`` must return a :class:`semalign_core.Solver`.
     """
+
+
+@hookspec
+def register_datasets(register: RegisterCallback) -> None:
+    """Register dataset readers.
+
+    ``factory(root, **options)`` must return a :class:`semalign_core.data.manifest.Manifest`
+    (what :func:`semalign_core.get_dataset` returns and an experiment config names with
+    ``dataset: {name: ..., root: ...}``). Read nothing in the hook itself.
+    """
+
+
+@hookspec
+def register_tasks(register: RegisterCallback) -> None:
+    """Register experiment tasks.
+
+    ``factory`` is a subclass of :class:`semalign_core.experiments.tasks.Task` (its class
+    attribute ``config_model`` validates the config's ``task:`` section); ``factory(**params)``
+    returns the task. Register the class, do not build it.
+    """

@@ -47,13 +47,16 @@ __all__ = [
 ENTRY_POINT_GROUP = "semalign"
 
 #: Modules shipped with the core that register components like any other plugin.
-BUILTIN_PLUGINS: tuple[str, ...] = ("semalign_core.align.identity",)
+BUILTIN_PLUGINS: tuple[str, ...] = ("semalign_core.align.identity", "semalign_core.data.builtin",
+                                     "semalign_core.experiments.builtin_tasks")
 
 #: Component kind -> the hook that registers it.
 KINDS: dict[str, str] = {
     "encoder": "register_encoders",
     "anchor_selector": "register_anchor_selectors",
     "solver": "register_solvers",
+    "dataset": "register_datasets",
+    "task": "register_tasks",
 }
 
 

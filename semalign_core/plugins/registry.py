@@ -1,4 +1,4 @@
-"""Look up encoders, anchor selectors and solvers by name (the timm / open_clip registry idea).
+"""Look up encoders, anchor selectors, solvers, datasets and tasks by name (the timm idea).
 
 >>> from semalign_core import get_solver, list_solvers
 >>> "identity" in list_solvers()
@@ -18,23 +18,33 @@ from .manager import RegistryEntry, registry_entries
 if TYPE_CHECKING:
     from ..align.anchors import AnchorSelector
     from ..align.solvers import Solver
+    from ..data.manifest import Manifest
     from ..encoding.encoder import Encoder
+    from ..experiments.tasks.base import Task
 
 __all__ = [
     "get_anchor_selector",
+    "get_dataset",
     "get_encoder",
     "get_entry",
     "get_solver",
+    "get_task",
     "list_anchor_selectors",
+    "list_datasets",
     "list_encoders",
     "list_solvers",
+    "list_tasks",
 ]
 
-_LABELS = {"encoder": "encoder", "anchor_selector": "anchor selector", "solver": "solver"}
+_LABELS = {"encoder": "encoder", "anchor_selector": "anchor selector", "solver": "solver",
+           "dataset": "dataset", "task": "task"}
+# Looked up by module name, so this lowest layer never imports the layers whose bases it checks.
 _EXPECTED_BASE = {
     "encoder": ("semalign_core.encoding.encoder", "Encoder"),
     "anchor_selector": ("semalign_core.align.anchors", "AnchorSelector"),
     "solver": ("semalign_core.align.solvers", "Solver"),
+    "dataset": ("semalign_core.data.manifest", "Manifest"),
+    "task": ("semalign_core.experiments.tasks.base", "Task"),
 }
 
 
@@ -108,6 +118,21 @@ def get_solver(name: str, **params: Any) -> Solver:
     return _build("solver", name, params)
 
 
+def get_dataset(name: str, root: Any, **options: Any) -> Manifest:
+    """Read the dataset registered as ``name`` from ``root`` (a folder or file) as a Manifest.
+
+    >>> from semalign_core import list_datasets
+    >>> {"kermany", "openi"} <= set(list_datasets())
+    True
+    """
+    return _build("dataset", name, {"root": root, **options})
+
+
+def get_task(name: str, **params: Any) -> Task:
+    """Build the experiment task registered as ``name``; ``params`` are its config section."""
+    return _build("task", name, params)
+
+
 def list_encoders(*, aliases: bool = False) -> list[str]:
     """Registered encoder names, sorted; ``aliases=True`` includes aliases."""
     return sorted(registry_entries("encoder")) if aliases else _names("encoder")
@@ -121,3 +146,13 @@ def list_anchor_selectors(*, aliases: bool = False) -> list[str]:
 def list_solvers(*, aliases: bool = False) -> list[str]:
     """Registered solver names, sorted; ``aliases=True`` includes aliases."""
     return sorted(registry_entries("solver")) if aliases else _names("solver")
+
+
+def list_datasets(*, aliases: bool = False) -> list[str]:
+    """Registered dataset names, sorted; ``aliases=True`` includes aliases."""
+    return sorted(registry_entries("dataset")) if aliases else _names("dataset")
+
+
+def list_tasks(*, aliases: bool = False) -> list[str]:
+    """Registered task kinds, sorted; ``aliases=True`` includes aliases."""
+    return sorted(registry_entries("task")) if aliases else _names("task")
