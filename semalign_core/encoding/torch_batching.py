@@ -21,6 +21,8 @@ This module itself never imports torch at import time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -149,10 +151,47 @@ def _collate(samples: list[tuple[int, Any, str | None]]) -> tuple[list[int], Any
     return [i for i, _ in good], batch, failed
 
 
+def _stamp_precision(fget: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Wrap a ``fingerprint`` getter so the fingerprint records the compute dtype."""
+    @functools.wraps(fget)
+    def fingerprint(self: Any) -> Any:
+        fp = fget(self)
+        precision = self.precision
+        return fp if fp.precision == precision else dataclasses.replace(fp, precision=precision)
+
+    fingerprint._stamps_precision = True  # type: ignore[attr-defined]
+    return fingerprint
+
+
 class _TorchMixin:
     """Options shared by image and text encoders: device, autocast."""
 
     supports_autocast: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every torch encoder's fingerprint records the dtype it computes in, whatever the
+        # plugin's own fingerprint code says: bf16-autocast vectors differ from float32 ones and
+        # must never be served from a cache or accepted by a translator in their place.
+        super().__init_subclass__(**kwargs)
+        prop = cls.__dict__.get("fingerprint")
+        if isinstance(prop, property) and prop.fget is not None and not getattr(
+                prop.fget, "_stamps_precision", False):
+            cls.fingerprint = property(_stamp_precision(prop.fget), doc=prop.__doc__)
+
+    @property
+    def precision(self) -> str:
+        """The compute dtype: ``"float32"``, or the autocast dtype in effect on the device.
+
+        Known without loading the model (the cache needs it to decide whether to load at all);
+        after loading it reports what the model actually runs in.
+        """
+        if "_amp_dtype" in self.__dict__:
+            dtype = self._amp_dtype
+        elif not self.supports_autocast:
+            dtype = None
+        else:
+            dtype = autocast_dtype(resolve_device(self.device), self.autocast)
+        return "float32" if dtype is None else str(dtype).removeprefix("torch.")
 
     def _init_torch_options(self, device: str, autocast: bool | str) -> None:
         _check_device_name(device)
