@@ -6,15 +6,22 @@
 :mod:`semalign_core.data.openi`
     Open-i (Indiana University) chest X-ray reports from ``NLMCXR_reports.tgz``, labelled from their
     MeSH finding tags.
+:mod:`~semalign_core.data.mimic`, :mod:`~.chexpert`, :mod:`~.nih`, :mod:`~.rsna`
+    MIMIC-CXR-JPG (with its reports), CheXpert (and its 5x200 protocol), NIH ChestX-ray14 and
+    RSNA Pneumonia in their official on-disk layouts (see ``docs/datasets.md``).
+:mod:`semalign_core.data.reports`
+    Sections of free-text radiology reports.
 :mod:`semalign_core.data.sources`
     Where those files are found: a local ``shared`` folder, or (online) their official sources.
 
 Everything here parses with the standard library (``csv``, ``tarfile``, ``xml.etree``) and never
-touches the network; downloading is confined to :mod:`semalign_core.data.sources`.
+touches the network; downloading is confined to :mod:`semalign_core.data.sources`. The
+MIMIC-CXR, CheXpert, NIH and RSNA readers read only local copies (pydicom for RSNA's ``views=``).
 """
 
 from __future__ import annotations
 
+from .chexpert import chexpert_5x200, chexpert_manifest
 from .kermany import kermany_manifest
 from .manifest import (
     COLUMNS,
@@ -25,8 +32,14 @@ from .manifest import (
     read_manifest,
     split_by_group,
 )
+from .mimic import mimic_cxr_manifest
+from .nih import nih_chestxray14_manifest
 from .openi import OpenIReport, classify_report, openi_manifest, read_openi_reports
+from .reports import report_section, report_sections
+from .rsna import rsna_pneumonia_manifest
 
 __all__ = ["COLUMNS", "IMAGE_EXTENSIONS", "LABEL_SEPARATOR", "Manifest", "OpenIReport", "Record",
-           "classify_report", "kermany_manifest", "openi_manifest", "read_manifest",
-           "read_openi_reports", "split_by_group"]
+           "chexpert_5x200", "chexpert_manifest", "classify_report", "kermany_manifest",
+           "mimic_cxr_manifest", "nih_chestxray14_manifest", "openi_manifest", "read_manifest",
+           "read_openi_reports", "report_section", "report_sections", "rsna_pneumonia_manifest",
+           "split_by_group"]
