@@ -309,3 +309,26 @@ def test_missing_images_are_listed(tmp_path):
     shutil.rmtree(root / "stage_2_train_images")
     with pytest.raises(InvalidInputError, match="3 image file"):
         rsna_pneumonia_manifest(root)
+
+
+# -- through the registry ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(READERS))
+def test_get_dataset_reads_each_official_layout(tmp_path, name, semalign_isolated_plugins):
+    from semalign_core import get_dataset, list_datasets
+
+    assert name in list_datasets()
+    root = READERS[name][1](tmp_path)
+    assert get_dataset(name, root).ids == READERS[name][0](root).ids
+    with pytest.raises(InvalidInputError, match="unknown view"):
+        get_dataset(name, root, views=["sideways"])
+
+
+def test_get_dataset_chexpert_5x200_protocol(tmp_path, semalign_isolated_plugins):
+    from semalign_core import get_dataset
+
+    base = make_chexpert(tmp_path, train=_five_by_n_rows(3))
+    m = get_dataset("chexpert", base, protocol="5x200", per_class=2, seed=1, splits=["train"])
+    assert len(m) == 10 and m.ids == chexpert_5x200(chexpert_manifest(base, splits=["train"]),
+                                                    per_class=2, seed=1).ids
+    with pytest.raises(InvalidInputError, match="protocol must be"):
+        get_dataset("chexpert", base, protocol="5x100")
