@@ -1,0 +1,229 @@
+"""The Ray engine of :func:`~semalign_core.encoding.engines.encode_dataset` (Ray Data batch
+inference with an actor pool).
+
+The driver hashes every item (:func:`~semalign_core.encoding.cache.content_key`), looks the keys
+up in the embedding cache and puts only the misses into a Ray Dataset: a cached item is never sent
+to a worker. Each actor of the pool builds the encoder once from its registered name and options
+(encoders are not shipped) and encodes whole cache shards with the plugin's own preprocessing.
+The driver writes every result block as one cache shard, atomically and checksummed, as soon as it
+arrives, so a killed run resumes from the shards already written; a block that reaches the
+driver twice (a retried task) is written once, since the cache is keyed by content.
+
+Ray is imported inside functions only; this module is imported only when ``engine="ray"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..align.embeddings import Embeddings
+from ..errors import ImageLoadError, InvalidInputError, PluginError, SemalignError
+from .cache import CacheStats, EmbeddingCache, content_key
+
+__all__ = ["encode_on_ray"]
+
+_OK, _SKIPPED, _FAILED = 0, 1, 2
+
+
+class _EncodeActor:
+    """One Ray actor: builds the encoder once, then encodes one batch of cache misses per call."""
+
+    def __init__(self, name: str, options: dict[str, Any], fingerprint_id: str, threads: int,
+                 batch_size: int | None, plugin_modules: Sequence[str]) -> None:
+        import importlib
+
+        from ..plugins.manager import plugin_infos, register_plugin
+        from ..plugins.registry import get_encoder
+
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        known = {info.name for info in plugin_infos()}
+        for module in plugin_modules:
+            if module not in known:
+                register_plugin(importlib.import_module(module), name=module)
+        self.encoder = get_encoder(name, **options)
+        if self.encoder.fingerprint.id != fingerprint_id:
+            # A worker with other weights or plugin versions would poison the shared cache.
+            raise PluginError(f"encoder {name!r} on this Ray worker has fingerprint "
+                              f"{self.encoder.fingerprint.id}, the driver's is {fingerprint_id}; "
+                              f"install the same plugins and weights on every node")
+        self.encoder.load()
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        self.batch_size = batch_size
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        keys = [str(k) for k in batch["key"]]
+        items = [str(i) for i in batch["item"]]
+        n, dim = len(keys), self.encoder.fingerprint.dim
+        vectors = np.zeros((n, dim), np.float32)
+        status = np.full(n, _OK, np.int8)
+        reason = np.full(n, "", dtype=object)
+        try:
+            emb = self.encoder.encode(items, ids=keys, batch_size=self.batch_size,
+                                      progress=False)
+        except ImageLoadError as exc:  # skip_errors is off: the driver raises it
+            status[:] = _FAILED
+            reason[:] = f"{exc}\x00{exc.path or ''}"
+            return {"key": np.asarray(keys), "vector": vectors, "status": status,
+                    "reason": reason}
+        rows = {key: i for i, key in enumerate(keys)}
+        status[:] = _FAILED  # until the encoder returned or skipped the row
+        for key, vector in zip(emb.ids, emb.vectors, strict=True):
+            vectors[rows[key]] = vector
+            status[rows[key]] = _OK
+        for entry in emb.metadata.get("skipped", []):
+            status[entry["index"]] = _SKIPPED
+            reason[entry["index"]] = str(entry.get("reason", ""))
+        if (status == _FAILED).any():
+            raise PluginError(f"{type(self.encoder).__name__} returned fewer vectors than "
+                              f"items without reporting skipped items")
+        return {"key": np.asarray(keys), "vector": vectors, "status": status, "reason": reason}
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None) -> Iterator[Any]:
+    """The running Ray of this process, else one joined (``address``) or started here."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise InvalidInputError("engine 'ray' needs Ray: pip install 'semalign-core[ray]'"
+                                ) from exc
+    if ray.is_initialized():
+        yield ray
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _pool_args(ray: Any, workers: int | None, threads: int) -> dict[str, Any]:
+    """One GPU per actor when the cluster has GPUs, else ``threads`` CPUs per actor."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    if workers is None:
+        workers = gpus if gpus else max(1, int(resources.get("CPU", 1)) // threads)
+    args: dict[str, Any] = {"compute": ray.data.ActorPoolStrategy(size=workers),
+                            "num_cpus": threads}
+    if gpus:
+        args["num_gpus"] = 1
+    return args
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The semalign error a Ray task raised, if any (Ray wraps task errors in its own)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, SemalignError):
+            return seen
+        seen = seen.__cause__ or getattr(seen, "cause", None)
+    return exc
+
+
+def _write_results(batches: Any, cache: EmbeddingCache, total: int, progress: bool
+                   ) -> tuple[int, list[str]]:
+    """Write each result block as one shard; return (shards written, skipped keys)."""
+    from tqdm.auto import tqdm
+
+    shards, skipped = 0, []
+    with tqdm(total=total, desc="encoding (ray)", unit="item", disable=not progress) as bar:
+        for batch in batches:
+            status, keys = batch["status"], [str(k) for k in batch["key"]]
+            failed = np.flatnonzero(status == _FAILED)
+            if failed.size:
+                message, _, path = str(batch["reason"][failed[0]]).partition("\x00")
+                raise ImageLoadError(message, path or None)
+            fresh = [i for i in np.flatnonzero(status == _OK) if keys[i] not in cache]
+            if fresh:
+                cache.put([keys[i] for i in fresh], batch["vector"][fresh])
+                shards += 1
+            for i in np.flatnonzero(status == _SKIPPED):
+                skipped.append(keys[i])
+                warnings.warn(f"skipping unreadable image: {batch['reason'][i]}", UserWarning,
+                              stacklevel=3)
+            bar.update(len(keys))
+    return shards, skipped
+
+
+def _run(ray: Any, name: str, options: dict[str, Any], todo: dict[str, str], cache: EmbeddingCache,
+         spec: Any, batch_size: int | None, shard_size: int, progress: bool
+         ) -> tuple[int, list[str], int]:
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the driver shows one bar, counting items
+    pool = _pool_args(ray, spec.workers, spec.threads)
+    dataset = ray.data.from_items([{"key": k, "item": v} for k, v in todo.items()])
+    results = dataset.map_batches(
+        _EncodeActor, batch_size=shard_size, batch_format="numpy",
+        fn_constructor_kwargs={"name": name, "options": options,
+                               "fingerprint_id": cache.fingerprint.id, "threads": spec.threads,
+                               "batch_size": batch_size,
+                               "plugin_modules": tuple(spec.plugin_modules)}, **pool)
+    try:
+        shards, skipped = _write_results(
+            results.iter_batches(batch_size=None, batch_format="numpy"), cache, len(todo),
+            progress)
+    except Exception as exc:
+        cause = _unwrap(exc)
+        if cause is exc:
+            raise
+        raise cause from exc
+    return shards, skipped, pool["compute"].max_size
+
+
+def _item_text(item: Any, modality: str) -> str:
+    if modality == "image" and isinstance(item, str | os.PathLike):
+        return os.fspath(Path(item).expanduser().resolve())
+    if modality == "text" and isinstance(item, str):
+        return item
+    raise InvalidInputError(f"engine 'ray' takes image paths or texts (items travel to other "
+                            f"machines); got {type(item).__name__}; encode in-memory images "
+                            f"with engine 'local'")
+
+
+def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
+                  cache_dir: str | os.PathLike[str], spec: Any, *, ids: Sequence[str] | None,
+                  batch_size: int | None, shard_size: int, progress: bool) -> Embeddings:
+    """Encode ``items`` on a Ray actor pool through the cache (see the module docstring)."""
+    from ..plugins.registry import get_encoder
+
+    if not isinstance(shard_size, int) or shard_size < 1:
+        raise InvalidInputError(f"shard_size must be a positive int, got {shard_size!r}")
+    encoder = get_encoder(name, **options)  # cheap: weights load on first use, never here
+    ids = encoder._default_ids(items) if ids is None else [str(i) for i in ids]
+    if len(ids) != len(items):
+        raise InvalidInputError(f"got {len(ids)} ids for {len(items)} items")
+    texts = [_item_text(item, encoder.modality) for item in items]
+    fingerprint = encoder.fingerprint
+    cache = EmbeddingCache(cache_dir, fingerprint).load()
+    keys = [content_key(item, encoder.modality) for item in texts]
+    todo: dict[str, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key not in cache and key not in todo:
+            todo[key] = text
+    stats = CacheStats(hits=sum(1 for k in keys if k in cache), misses=len(todo),
+                       corrupt_shards=list(cache.corrupt))
+    workers = 0
+    if todo:
+        with _ray_session(spec.address) as ray:
+            stats.shards_written, _, workers = _run(ray, name, options, todo, cache, spec,
+                                                    batch_size, shard_size, progress)
+    keep = [i for i, k in enumerate(keys) if k in cache]
+    vectors = (np.stack([cache.get(keys[i]) for i in keep]) if keep
+               else np.zeros((0, fingerprint.dim), np.float32))
+    metadata: dict[str, Any] = {"cache": stats.to_dict(),
+                                "engine": {"name": "ray", "workers": workers}}
+    if len(keep) != len(keys):
+        metadata["skipped"] = [ids[i] for i in range(len(keys)) if keys[i] not in cache]
+    return Embeddings(vectors, [ids[i] for i in keep], fingerprint, metadata)

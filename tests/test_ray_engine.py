@@ -1,0 +1,209 @@
+"""encode_dataset on Ray: same vectors as local, resume after a kill, cache hits never shipped,
+worker deaths retried, skip_errors as locally. One local Ray (2 CPUs) serves the module."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray_plugin
+
+from semalign_core import InvalidInputError, register_plugin, unregister_plugin
+from semalign_core.encoding import cache as cache_module
+from semalign_core.encoding.engines import EngineSpec, encode_dataset
+from semalign_core.fileio import read_arrays
+
+pytestmark = pytest.mark.slow
+
+TESTS_DIR = Path(__file__).resolve().parent
+TEXTS = [f"finding {i} in the {'left' if i % 2 else 'right'} lung, grade {i % 5}"
+         for i in range(24)]
+PLUGIN = ("ray_plugin",)
+
+
+def _worker_env() -> dict[str, dict[str, str]]:
+    # Ray workers import ray_plugin (and its helpers module) from the tests folder.
+    path = os.pathsep.join(p for p in (str(TESTS_DIR), os.environ.get("PYTHONPATH")) if p)
+    return {"env_vars": {"PYTHONPATH": path}}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("another Ray is running in this process")
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 ** 2,
+             log_to_driver=False, runtime_env=_worker_env())
+    register_plugin(ray_plugin, name="ray_plugin")
+    try:
+        yield ray
+    finally:
+        unregister_plugin("ray_plugin")
+        ray.shutdown()
+
+
+def _ray(workers: int = 2) -> EngineSpec:
+    return EngineSpec("ray", workers=workers, plugin_modules=PLUGIN)
+
+
+def _shard_keys(cache_dir: Path) -> list[str]:
+    """Every key of every shard on disk (a key written twice appears twice)."""
+    keys = []
+    for shard in sorted(Path(cache_dir).glob("*/shard-*.safetensors")):
+        arrays, _ = read_arrays(shard, format=cache_module._FORMAT,
+                                max_version=cache_module._VERSION)
+        keys += [bytes(k).hex() for k in arrays["keys"]]
+    return keys
+
+
+def test_ray_equals_local_on_real_images(ray_cluster, shared, tmp_path):
+    pytest.importorskip("torch")
+    from semalign_core import list_encoders
+
+    weights = shared / "models" / "squeezenet1_1_imagenet.safetensors"
+    if "torchvision-squeezenet1_1" not in list_encoders() or not weights.is_file():
+        pytest.skip("the torchvision plugin or the SqueezeNet weights are missing")
+    folder = shared / "data" / "kermany-cxr" / "test"
+    images = sorted(folder.glob("normal/*.jpeg"))[:6] + sorted(folder.glob("pneumonia/*.jpeg"))[:6]
+    options = {"weights": str(weights), "device": "cpu", "autocast": False}
+    local = encode_dataset("torchvision-squeezenet1_1", images, tmp_path / "local",
+                           options=options, batch_size=4)
+    distributed = encode_dataset("torchvision-squeezenet1_1", images, tmp_path / "ray",
+                                 options=options, engine="ray", workers=2, batch_size=4,
+                                 shard_size=3)
+    assert distributed.ids == local.ids == tuple(str(p) for p in images)
+    assert distributed.fingerprint == local.fingerprint
+    np.testing.assert_allclose(distributed.vectors, local.vectors, rtol=1e-5, atol=1e-5)
+    assert distributed.metadata["cache"]["shards_written"] == 4
+    assert distributed.metadata["engine"] == {"name": "ray", "workers": 2}
+    # The Ray run filled the same cache a local run reads.
+    again = encode_dataset("torchvision-squeezenet1_1", images, tmp_path / "ray", options=options)
+    assert again.metadata["cache"]["hits"] == len(images)
+    np.testing.assert_array_equal(again.vectors, distributed.vectors)
+
+
+def test_cached_items_never_reach_a_worker(ray_cluster, tmp_path):
+    encode_dataset("test-recording", TEXTS[:10], tmp_path / "cache")  # local run fills the cache
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    out = encode_dataset("test-recording", TEXTS, tmp_path / "cache", options={"log_dir": logs},
+                         engine=_ray(), shard_size=4)
+    assert sorted(ray_plugin.received(logs)) == sorted(TEXTS[10:])
+    assert out.metadata["cache"]["hits"] == 10 and out.metadata["cache"]["misses"] == 14
+    assert out.ids == tuple(str(i) for i in range(len(TEXTS)))
+    np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", TEXTS,
+                                                              tmp_path / "fresh").vectors)
+
+
+def test_worker_death_is_retried_without_loss_or_duplicates(ray_cluster, tmp_path):
+    marker, logs = tmp_path / "died", tmp_path / "logs"
+    logs.mkdir()
+    out = encode_dataset("test-recording", TEXTS, tmp_path / "cache",
+                         options={"log_dir": logs, "die_once": marker}, engine=_ray(),
+                         shard_size=4)
+    assert marker.is_file()  # an actor process did die mid-task
+    assert sorted(ray_plugin.received(logs)) == sorted(TEXTS)  # its batch ran again, once
+    keys = _shard_keys(tmp_path / "cache")
+    assert len(keys) == len(set(keys)) == len(TEXTS)
+    np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", TEXTS,
+                                                              tmp_path / "fresh").vectors)
+
+
+_DRIVER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import ray, ray_plugin
+    from semalign_core import register_plugin
+    from semalign_core.encoding.engines import EngineSpec, encode_dataset
+    ray.init(address={address!r}, log_to_driver=False, runtime_env={env!r})
+    register_plugin(ray_plugin, name="ray_plugin")
+    encode_dataset("test-recording", {texts!r}, {cache!r},
+                   options={{"sleep": 0.5, "log_dir": {logs!r}}},
+                   engine=EngineSpec("ray", workers=2, plugin_modules=("ray_plugin",)),
+                   shard_size=2)
+""")
+
+
+def test_killed_ray_run_resumes_without_loss_or_duplicates(ray_cluster, tmp_path):
+    cache, logs, resumed_logs = tmp_path / "cache", tmp_path / "logs", tmp_path / "resumed"
+    logs.mkdir()
+    resumed_logs.mkdir()
+    script = _DRIVER.format(tests=str(TESTS_DIR), address=ray_cluster.get_runtime_context()
+                            .gcs_address, env=_worker_env(), texts=TEXTS, cache=str(cache),
+                            logs=str(logs))
+    driver = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while len(_shard_keys(cache)) < 4:
+            assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the driver wrote no shards in 120 s"
+            time.sleep(0.2)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the whole driver, mid-run
+        driver.wait()
+    done = set(_shard_keys(cache))
+    assert 4 <= len(done) < len(TEXTS)
+    out = encode_dataset("test-recording", TEXTS, cache, options={"log_dir": resumed_logs},
+                         engine=_ray(), shard_size=2)
+    assert out.metadata["cache"]["hits"] == len(done)
+    resumed = ray_plugin.received(resumed_logs)
+    assert len(resumed) == len(TEXTS) - len(done)  # only the missing items were encoded
+    keys = _shard_keys(cache)
+    assert len(keys) == len(set(keys)) == len(TEXTS)
+    np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", TEXTS,
+                                                              tmp_path / "fresh").vectors)
+
+
+def test_bad_image_follows_skip_errors(ray_cluster, tmp_path):
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from semalign_core import ImageLoadError, list_encoders
+
+    if "torchvision" not in list_encoders():
+        pytest.skip("the torchvision plugin is not installed")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"img{i}.png")
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(paths[-1])
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    items = [*paths[:2], bad, *paths[2:]]
+    options = {"model": "squeezenet1_1", "weights": "random", "device": "cpu", "resize": 32,
+               "crop": 32}
+    with pytest.raises(ImageLoadError, match="broken.png"):
+        encode_dataset("torchvision", items, tmp_path / "c1", options=options, engine="ray",
+                       workers=1, shard_size=5)
+    skip = {**options, "skip_errors": True}
+    with pytest.warns(UserWarning, match="skipping unreadable image"):
+        remote = encode_dataset("torchvision", items, tmp_path / "c2", options=skip,
+                                engine="ray", workers=2, shard_size=2)
+    with pytest.warns(UserWarning, match="skipping unreadable image"):
+        local = encode_dataset("torchvision", items, tmp_path / "c3", options=skip)
+    assert remote.ids == local.ids == tuple(str(p) for p in paths)
+    assert remote.metadata["skipped"] == local.metadata["skipped"] == [str(bad)]
+    np.testing.assert_allclose(remote.vectors, local.vectors, rtol=1e-5, atol=1e-5)
+
+
+def test_engine_arguments_are_checked(tmp_path):
+    from helpers import HashTextEncoder
+
+    with pytest.raises(InvalidInputError, match="engine must be one of"):
+        encode_dataset("test-hash", TEXTS, tmp_path, engine="spark")
+    with pytest.raises(InvalidInputError, match="workers must be a positive int"):
+        EngineSpec("ray", workers=0)
+    with pytest.raises(InvalidInputError, match="apply to engine 'ray'"):
+        EngineSpec("local", workers=4)
+    with pytest.raises(InvalidInputError, match="registered name"):
+        encode_dataset(HashTextEncoder(), TEXTS, tmp_path, engine="ray")
+    local = encode_dataset(HashTextEncoder(), TEXTS, tmp_path)
+    assert local.metadata["engine"] == {"name": "local"} and len(local) == len(TEXTS)
