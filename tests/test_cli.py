@@ -22,8 +22,9 @@ def test_version(capsys):
 def test_plugins_table(capsys, semalign_isolated_plugins):
     assert main(["plugins"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["distribution", "version", "hooks", "registered", "status"]
-    assert "solver: identity" in lines[1] and lines[1].rstrip().endswith("loaded")
+    assert lines[0] == "semalign_core.align.identity -  loaded"
+    assert lines[1] == "  solvers:"
+    assert lines[2].split()[:2] == ["identity", "f(x)"]
 
 
 def test_plugins_json(capsys, semalign_isolated_plugins):
@@ -32,7 +33,8 @@ def test_plugins_json(capsys, semalign_isolated_plugins):
     builtin = next(d for d in data if d["name"] == "semalign_core.align.identity")
     assert builtin["registered"] == {"solver": ["identity"]}
     assert set(builtin) == {"name", "version", "source", "status", "error", "hooks",
-                            "registered"}
+                            "registered", "components"}
+    assert builtin["components"][0]["name"] == "identity"
 
 
 def test_no_command_prints_help(capsys):

@@ -22,7 +22,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 class RegisterCallback(Protocol):
-    """The ``register`` argument passed to every ``register_*`` hook."""
+    """The ``register`` argument passed to every ``register_*`` hook.
+
+    ``modality`` (encoders only: ``"image"`` or ``"text"``) lets ``list_encoders(modality=...)``
+    filter; an ``Encoder`` subclass passed as the factory supplies its own. ``summary`` is the
+    one line ``semalign plugins`` shows; ``description`` is its old name and still accepted.
+    """
 
     def __call__(
         self,
@@ -30,6 +35,8 @@ class RegisterCallback(Protocol):
         factory: Callable[..., Any],
         *,
         aliases: tuple[str, ...] | list[str] = (),
+        modality: str | None = None,
+        summary: str | None = None,
         description: str | None = None,
     ) -> None: ...
 
@@ -38,9 +45,10 @@ class RegisterCallback(Protocol):
 def register_encoders(register: RegisterCallback) -> None:
     """Register encoder factories.
 
-    Call ``register(name, factory, aliases=(...))`` once per encoder. ``factory(**options)`` must
-    return a :class:`semalign_core.Encoder`; it is only called when a user asks for that encoder,
-    so do not load weights (or import torch) in the hook itself.
+    Call ``register(name, factory, aliases=(...), modality=..., summary=...)`` once per
+    encoder; name it ``<family>-<arch>[-<tag>][-text]`` (see ``docs/writing-plugins.md``).
+    ``factory(**options)`` must return a :class:`semalign_core.Encoder`; it is only called when a
+    user asks for that encoder, so do not load weights (or import torch) in the hook itself.
     """
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "KINDS",
+    "MODALITIES",
     "PluginInfo",
     "RegistryEntry",
     "get_plugin_manager",
@@ -60,16 +61,64 @@ KINDS: dict[str, str] = {
 }
 
 
+#: What an encoder takes as input; ``register(..., modality=...)`` and
+#: ``list_encoders(modality=...)`` accept these.
+MODALITIES: tuple[str, ...] = ("image", "text")
+
+
 @dataclass(frozen=True)
 class RegistryEntry:
-    """One registered component: what ``get_<kind>(name)`` builds and who registered it."""
+    """One registered component: what ``get_<kind>(name)`` builds and who registered it.
+
+    ``modality`` is what an encoder takes (``"image"`` or ``"text"``; ``None`` for other kinds
+    and for encoders whose plugin did not say); ``summary`` is the one line tooling shows.
+    """
 
     kind: str
     name: str
     factory: Callable[..., Any]
     aliases: tuple[str, ...]
     plugin: str
-    description: str | None = None
+    summary: str | None = None
+    modality: str | None = None
+
+    @property
+    def description(self) -> str | None:
+        """The summary under its old name (``register(..., description=...)``)."""
+        return self.summary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "aliases": list(self.aliases),
+                "modality": self.modality, "summary": self.summary}
+
+
+def _make_entry(kind: str, plugin: str, name: str, factory: Callable[..., Any],
+                aliases: Iterable[str], modality: str | None, summary: str | None,
+                description: str | None) -> RegistryEntry:
+    """Validate one ``register(...)`` call; a bad call fails the plugin, naming the fix."""
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"{plugin}: register() needs a non-empty name, got {name!r}")
+    if not callable(factory):
+        raise PluginError(f"{plugin}: the factory for {name!r} is not callable")
+    if description is not None and summary is not None and description != summary:
+        raise PluginError(f"{plugin}: {name!r} got both summary= and description= (its old "
+                          f"name); pass only summary=")
+    summary = summary if summary is not None else description
+    if summary is not None and (not isinstance(summary, str) or "\n" in summary):
+        raise PluginError(f"{plugin}: the summary of {name!r} must be one line of text, "
+                          f"got {summary!r}")
+    if kind == "encoder":
+        # A plain Encoder subclass already says its modality; partials and functions cannot.
+        if modality is None and isinstance(factory, type):
+            modality = getattr(factory, "modality", None) or None
+        if modality is not None and modality not in MODALITIES:
+            raise PluginError(f"{plugin}: encoder {name!r} has modality {modality!r}; use one "
+                              f"of {list(MODALITIES)}")
+    elif modality is not None:
+        raise PluginError(f"{plugin}: modality= describes encoders; {kind} {name!r} takes none")
+    if isinstance(aliases, str):
+        aliases = (aliases,)
+    return RegistryEntry(kind, name, factory, tuple(aliases), plugin, summary, modality)
 
 
 @dataclass
@@ -83,6 +132,7 @@ class PluginInfo:
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
+    components: list[RegistryEntry] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +143,7 @@ class PluginInfo:
             "error": self.error,
             "hooks": list(self.hooks),
             "registered": {k: list(v) for k, v in self.registered.items()},
+            "components": [entry.to_dict() for entry in self.components],
         }
 
 
@@ -193,7 +244,7 @@ class _PluginState:
         per_plugin: dict[str, list[RegistryEntry]] = {}
         for info in self.infos.values():
             if info.status == "loaded":
-                info.registered = {}
+                info.registered, info.components = {}, []
         for kind, hook_name in KINDS.items():
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 plugin_name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
@@ -203,19 +254,12 @@ class _PluginState:
                 collected: list[RegistryEntry] = []
 
                 def register(name: str, factory: Callable[..., Any], *,
-                             aliases: Iterable[str] = (), description: str | None = None,
+                             aliases: Iterable[str] = (), modality: str | None = None,
+                             summary: str | None = None, description: str | None = None,
                              _kind: str = kind, _plugin: str = plugin_name,
                              _out: list[RegistryEntry] = collected) -> None:
-                    if not isinstance(name, str) or not name:
-                        raise PluginError(f"{_plugin}: register() needs a non-empty name, "
-                                          f"got {name!r}")
-                    if not callable(factory):
-                        raise PluginError(f"{_plugin}: the factory for {name!r} is not "
-                                          f"callable")
-                    if isinstance(aliases, str):
-                        aliases = (aliases,)
-                    _out.append(RegistryEntry(_kind, name, factory, tuple(aliases),
-                                              _plugin, description))
+                    _out.append(_make_entry(_kind, _plugin, name, factory, aliases, modality,
+                                            summary, description))
 
                 try:
                     impl.function(register=register)
@@ -243,6 +287,7 @@ class _PluginState:
                         continue
                     table[key] = entry
                 info.registered.setdefault(entry.kind, []).append(entry.name)
+                info.components.append(entry)
         return tables
 
 

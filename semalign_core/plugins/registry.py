@@ -13,7 +13,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, PluginError, UnknownPluginError
-from .manager import RegistryEntry, registry_entries
+from .manager import MODALITIES, RegistryEntry, registry_entries
 
 if TYPE_CHECKING:
     from ..align.anchors import AnchorSelector
@@ -96,6 +96,11 @@ def _build(kind: str, name: str, kwargs: dict[str, Any]) -> Any:
         raise PluginError(
             f"{entry.plugin!r} registered {_LABELS[kind]} {entry.name!r}, but its factory "
             f"returned {type(obj).__name__}, not a {class_name}")
+    if entry.modality is not None and getattr(obj, "modality", None) != entry.modality:
+        raise PluginError(
+            f"{entry.plugin!r} registered {_LABELS[kind]} {entry.name!r} as modality "
+            f"{entry.modality!r}, but its factory built a {type(obj).__name__} with modality "
+            f"{getattr(obj, 'modality', None)!r}; fix the modality= it registers")
     return obj
 
 
@@ -133,9 +138,29 @@ def get_task(name: str, **params: Any) -> Task:
     return _build("task", name, params)
 
 
-def list_encoders(*, aliases: bool = False) -> list[str]:
-    """Registered encoder names, sorted; ``aliases=True`` includes aliases."""
-    return sorted(registry_entries("encoder")) if aliases else _names("encoder")
+def list_encoders(*, modality: str | None = None, aliases: bool = False) -> list[str]:
+    """Registered encoder names, sorted.
+
+    Parameters
+    ----------
+    modality : {"image", "text"}, optional
+        Only encoders registered with this modality (an encoder whose plugin did not state one
+        is listed only without the filter).
+    aliases : bool
+        Include aliases.
+
+    Raises
+    ------
+    InvalidInputError
+        For a modality other than ``"image"`` or ``"text"``.
+    """
+    if modality is not None and modality not in MODALITIES:
+        raise InvalidInputError(
+            f"list_encoders(modality={modality!r}): use one of {list(MODALITIES)} or None")
+    entries = registry_entries("encoder")
+    keys = [key for key, entry in entries.items()
+            if modality is None or entry.modality == modality]
+    return sorted(keys if aliases else {entries[key].name for key in keys})
 
 
 def list_anchor_selectors(*, aliases: bool = False) -> list[str]:

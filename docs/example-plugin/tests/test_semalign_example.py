@@ -21,7 +21,9 @@ from semalign_core.testing import check_anchor_selector, check_encoder, check_so
 def test_plugin_is_discovered_through_its_entry_point():
     info = next(i for i in plugin_infos() if i.name == "semalign-example")
     assert info.status == "loaded"
-    assert "example-hash" in list_encoders()
+    assert "example-hash-text" in list_encoders(modality="text")
+    assert "example-hash-text" not in list_encoders(modality="image")
+    assert "example-hash" in list_encoders(aliases=True)  # the name before the naming rule
     assert "example-spread" in list_anchor_selectors()
     assert "example-shift" in list_solvers()
 

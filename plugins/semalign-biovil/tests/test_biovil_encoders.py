@@ -20,15 +20,21 @@ TEXTS = ["no pleural effusion", "right lower lobe consolidation", "mild cardiome
 
 
 def test_register_encoders_names_and_aliases():
-    names = list_encoders()
+    assert {"biovil-resnet50", "biovil-resnet50-t"} <= set(list_encoders(modality="image"))
+    assert {"biovil-cxr-bert-text", "biovil-cxr-bert-t-text"} <= set(list_encoders(modality="text"))
+    # The names before the naming rule stay aliases of the same presets.
+    names = list_encoders(aliases=True)
     for name in ("biovil-image", "biovil-t-image", "cxr-bert", "biovil-t-text"):
         assert name in names
+    assert get_encoder("biovil-resnet50-t", weights="random").model_key == "biovil-t"
+    assert get_encoder("biovil-cxr-bert-t-text").checkpoint.repo_id == get_encoder(
+        "biovil-t-text").checkpoint.repo_id
     assert get_encoder("biovil", weights="random").model_key == "biovil"
     t = get_encoder("biovil-t", weights="random")
     assert t.model_key == "biovil-t" and t.fingerprint.preprocessing["crop"] == 448
     assert get_encoder("cxr-bert-specialized").checkpoint.repo_id.endswith("CXR-BERT-specialized")
     assert get_encoder("biovil-t-text").checkpoint.repo_id == "microsoft/BiomedVLP-BioViL-T"
-    with pytest.raises(InvalidInputError, match="biovil-image"):
+    with pytest.raises(InvalidInputError, match="biovil-resnet50 is model=.biovil."):
         get_encoder("biovil-image", model="biovil-t")
 
 

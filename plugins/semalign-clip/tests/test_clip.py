@@ -121,7 +121,10 @@ def test_random_init_is_seeded(tiny: dict, images: list[str]) -> None:
 
 
 def test_presets_and_fingerprint_of_a_tag() -> None:
-    assert {"clip-vit-b-32", "clip-vit-b-32-text"} <= set(list_encoders())
+    assert "clip-vit-b-32" in list_encoders(modality="image")
+    assert "clip-vit-b-32-text" in list_encoders(modality="text")
+    assert "clip-image" in list_encoders(modality="image", aliases=True)  # old generic name
+    assert get_encoder("clip-vit-b-32-text").modality == "text"
     enc = get_encoder("clip-vit-b-32")
     assert enc.spec.model == "ViT-B-32" and enc.spec.pretrained == "openai"
     assert not enc.is_loaded

@@ -120,3 +120,10 @@ def test_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         get_encoder("dinov2", pooling="max")
     with pytest.raises(InvalidInputError, match="unknown DINOv2"):
         get_encoder("dinov2", model="vitz99")
+
+
+def test_registered_as_image_encoders() -> None:
+    from semalign_core import list_encoders
+
+    assert {"dinov2", "dinov2-vits14", "dinov2-vitg14"} <= set(list_encoders(modality="image"))
+    assert not {"dinov2", "dinov2-vits14"} & set(list_encoders(modality="text"))

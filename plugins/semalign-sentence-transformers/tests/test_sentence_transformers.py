@@ -147,3 +147,15 @@ def test_minilm_loads_offline_and_relates_sentences() -> None:
     assert sim[2, 3] > max(sim[2, 0], sim[2, 1], sim[2, 4])
     assert sim[0, 4] < sim[0, 1] and sim[2, 4] < sim[2, 3]
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)  # its Normalize module
+
+
+def test_preset_names_follow_the_rule_and_keep_the_old_ones() -> None:
+    from semalign_core import list_encoders
+
+    assert {"st-text", "st-all-minilm-l6-v2-text", "st-all-mpnet-base-v2-text"} <= set(
+        list_encoders(modality="text"))
+    for old, new in [("minilm", "st-all-minilm-l6-v2-text"),
+                     ("all-minilm-l6-v2", "st-all-minilm-l6-v2-text"),
+                     ("all-mpnet-base-v2", "st-all-mpnet-base-v2-text")]:
+        assert get_encoder(old).model_id == get_encoder(new).model_id
+    assert get_encoder("sentence-transformers", model="x/y").model_id == "x/y"

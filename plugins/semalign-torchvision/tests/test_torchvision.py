@@ -183,3 +183,16 @@ def test_squeezenet_features_separate_kermany_classes() -> None:
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     scores = cross_val_predict(probe, X, y, cv=cv, method="predict_proba")[:, 1]
     assert roc_auc_score(y, scores) >= 0.9
+
+
+def test_preset_names_follow_the_rule_and_keep_the_old_ones() -> None:
+    from semalign_core import list_encoders
+
+    names = list_encoders(modality="image")
+    assert {"torchvision-squeezenet1-1", "torchvision-efficientnet-b0",
+            "torchvision-vit-b-16"} <= set(names)
+    assert not any("_" in name for name in names)
+    for old, new in [("torchvision-squeezenet1_1", "torchvision-squeezenet1-1"),
+                     ("squeezenet", "torchvision-squeezenet1-1"),
+                     ("torchvision-convnext_tiny", "torchvision-convnext-tiny")]:
+        assert get_encoder(old).arch == get_encoder(new).arch

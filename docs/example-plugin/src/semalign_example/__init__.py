@@ -100,7 +100,9 @@ class ShiftSolver(Solver):
 
 @hookimpl
 def register_encoders(register):  # type: ignore[no-untyped-def]
-    register("example-hash", HashEncoder, description="signed bag of hashed words")
+    # <family>-<arch>[-<tag>][-text] (docs/writing-plugins.md); HashEncoder says its own modality.
+    register("example-hash-text", HashEncoder, aliases=("example-hash",),
+             summary="signed bag of hashed words")
 
 
 @hookimpl

@@ -2,18 +2,18 @@
 
 Registered encoders (``semalign_core.get_encoder(name, **options)``):
 
-``biovil-image`` (alias ``biovil``)
+``biovil-resnet50`` (aliases ``biovil-image``, ``biovil``)
     BioViL image model: ResNet-50 + projection into the 128-d joint image-text space
     (``output="global"`` for the 2048-d backbone feature).
-``biovil-t-image`` (alias ``biovil-t``)
+``biovil-resnet50-t`` (aliases ``biovil-t-image``, ``biovil-t``)
     BioViL-T image model, single-image mode (crop 448).
-``cxr-bert`` (alias ``cxr-bert-specialized``)
+``biovil-cxr-bert-text`` (aliases ``cxr-bert``, ``cxr-bert-specialized``)
     CXR-BERT-specialized: 128-d projected text embeddings (``output="cls"`` for the 768-d CLS).
-``biovil-t-text``
+``biovil-cxr-bert-t-text`` (alias ``biovil-t-text``)
     The BioViL-T text model (CXR-BERT architecture, BioViL-T weights).
 
 >>> from semalign_core import get_encoder
->>> enc = get_encoder("biovil-image", weights="random")
+>>> enc = get_encoder("biovil-resnet50", weights="random")
 >>> enc.is_loaded, enc.dim
 (False, 128)
 
@@ -64,15 +64,20 @@ def _preset(kind: str, model: str, label: str) -> Any:
 
 @hookimpl
 def register_encoders(register):  # type: ignore[no-untyped-def]
-    register("biovil-image", _preset("image", "biovil", "biovil-image"), aliases=("biovil",),
-             description="BioViL chest X-ray image encoder (ResNet-50, 128-d joint space; "
-                         "output='global' for 2048-d)")
-    register("biovil-t-image", _preset("image", "biovil-t", "biovil-t-image"),
-             aliases=("biovil-t",),
-             description="BioViL-T chest X-ray image encoder, single image (128-d joint space)")
-    register("cxr-bert", _preset("text", "cxr-bert-specialized", "cxr-bert"),
-             aliases=("cxr-bert-specialized",),
-             description="CXR-BERT-specialized text encoder (128-d joint space with BioViL; "
-                         "output='cls' for 768-d), no remote code")
-    register("biovil-t-text", _preset("text", "biovil-t", "biovil-t-text"),
-             description="BioViL-T text encoder (CXR-BERT architecture), no remote code")
+    # Family biovil; the arch is the network (resnet50 image, cxr-bert text), the tag -t marks
+    # the BioViL-T weights. The aliases are the names used before that rule and keep working.
+    register("biovil-resnet50", _preset("image", "biovil", "biovil-resnet50"),
+             aliases=("biovil-image", "biovil"), modality="image",
+             summary="BioViL chest X-ray image encoder (128-d joint space; output='global' "
+                     "for 2048-d)")
+    register("biovil-resnet50-t", _preset("image", "biovil-t", "biovil-resnet50-t"),
+             aliases=("biovil-t-image", "biovil-t"), modality="image",
+             summary="BioViL-T chest X-ray image encoder, single image (128-d joint space)")
+    register("biovil-cxr-bert-text", _preset("text", "cxr-bert-specialized",
+                                             "biovil-cxr-bert-text"),
+             aliases=("cxr-bert", "cxr-bert-specialized"), modality="text",
+             summary="CXR-BERT-specialized text encoder (128-d joint space with BioViL; "
+                     "output='cls' for 768-d)")
+    register("biovil-cxr-bert-t-text", _preset("text", "biovil-t", "biovil-cxr-bert-t-text"),
+             aliases=("biovil-t-text",), modality="text",
+             summary="BioViL-T text encoder (CXR-BERT architecture, BioViL-T weights)")

@@ -13,7 +13,9 @@ from semalign_core import hookimpl
 
 __all__ = ["PRESETS", "ClipImageEncoder", "ClipTextEncoder", "register_encoders"]
 
-#: Preset name -> (open_clip architecture, pretrained tag).
+#: Preset name (``clip-<arch>[-<tag>]``, the tag left out for OpenAI's weights) -> (open_clip
+#: architecture, pretrained tag). Each preset registers an image encoder under that name and a
+#: text encoder under ``<name>-text``.
 PRESETS: dict[str, tuple[str, str]] = {
     "clip-vit-b-32": ("ViT-B-32", "openai"),
     "clip-vit-b-16": ("ViT-B-16", "openai"),
@@ -43,12 +45,12 @@ def _make(tower: str, preset: tuple[str, str] | None = None, **options: Any) -> 
 @hookimpl
 def register_encoders(register):  # type: ignore[no-untyped-def]
     register("clip", partial(_make, "image"), aliases=("clip-image", "open-clip"),
-             description="open_clip image tower (model=, pretrained= or weights=)")
-    register("clip-text", partial(_make, "text"), aliases=("open-clip-text",),
-             description="open_clip text tower (model=, pretrained= or weights=)")
+             modality="image", summary="open_clip image tower (model=, pretrained= or weights=)")
+    register("clip-text", partial(_make, "text"), aliases=("open-clip-text",), modality="text",
+             summary="open_clip text tower (model=, pretrained= or weights=)")
     for name, arch_tag in PRESETS.items():
         label = f"{arch_tag[0]} / {arch_tag[1]}"
-        register(name, partial(_make, "image", arch_tag),
-                 description=f"open_clip {label} image tower")
-        register(f"{name}-text", partial(_make, "text", arch_tag),
-                 description=f"open_clip {label} text tower")
+        register(name, partial(_make, "image", arch_tag), modality="image",
+                 summary=f"open_clip {label} image tower")
+        register(f"{name}-text", partial(_make, "text", arch_tag), modality="text",
+                 summary=f"open_clip {label} text tower")

@@ -34,7 +34,8 @@ def _make(size: str | None = None, **options: Any) -> Any:
 
 @hookimpl
 def register_encoders(register):  # type: ignore[no-untyped-def]
-    register("dinov2", _make, description="DINOv2 ViT-14 image features (model=, pooling=)")
+    register("dinov2", _make, modality="image",
+             summary="DINOv2 ViT-14 image features (model=, pooling=)")
     for size in _SIZES:
-        register(f"dinov2-{size}", partial(_make, size),
-                 description=f"DINOv2 {size} (facebook/dinov2-*) image features")
+        register(f"dinov2-{size}", partial(_make, size), modality="image",
+                 summary=f"DINOv2 {size} (facebook/dinov2-*) image features")

@@ -1,7 +1,7 @@
 """semalign plugin: sentence-transformers text encoders.
 
 >>> from semalign_core import get_encoder
->>> enc = get_encoder("minilm")   # all-MiniLM-L6-v2; nothing loads yet
+>>> enc = get_encoder("st-all-minilm-l6-v2-text")   # nothing loads yet
 >>> enc.is_loaded
 False
 
@@ -17,11 +17,14 @@ from semalign_core import hookimpl
 
 __all__ = ["PRESETS", "SentenceTransformerEncoder", "register_encoders"]
 
-#: Registered preset names -> (hub id, aliases).
+#: Registered preset names (``st-<model>-text``: family ``st``, the hub model name lower-cased,
+#: and ``-text`` as every text encoder) -> (hub id, aliases). The aliases are the names used
+#: before the naming rule (docs/writing-plugins.md) and keep working.
 PRESETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "all-minilm-l6-v2": ("sentence-transformers/all-MiniLM-L6-v2",
-                         ("minilm", "all-MiniLM-L6-v2")),
-    "all-mpnet-base-v2": ("sentence-transformers/all-mpnet-base-v2", ("mpnet",)),
+    "st-all-minilm-l6-v2-text": ("sentence-transformers/all-MiniLM-L6-v2",
+                                 ("all-minilm-l6-v2", "minilm", "all-MiniLM-L6-v2")),
+    "st-all-mpnet-base-v2-text": ("sentence-transformers/all-mpnet-base-v2",
+                                  ("all-mpnet-base-v2", "mpnet")),
 }
 
 
@@ -43,8 +46,7 @@ def _make(preset: str | None = None, **options: Any) -> Any:
 
 @hookimpl
 def register_encoders(register):  # type: ignore[no-untyped-def]
-    register("sentence-transformers", _make, aliases=("st",),
-             description="any sentence-transformers model by hub id or local dir (model=)")
+    register("st-text", _make, aliases=("sentence-transformers", "st"), modality="text",
+             summary="any sentence-transformers model by hub id or local dir (model=)")
     for name, (repo, aliases) in PRESETS.items():
-        register(name, partial(_make, repo), aliases=aliases,
-                 description=f"sentence-transformers {repo}")
+        register(name, partial(_make, repo), aliases=aliases, modality="text", summary=repo)

@@ -17,17 +17,24 @@ from semalign_core import hookimpl
 
 __all__ = ["PRESETS", "TorchvisionEncoder", "register_encoders"]
 
-#: Registered shortcut names -> torchvision model names.
+#: Registered preset names (``torchvision-<arch>``, the torchvision name with ``_`` as ``-``)
+#: -> torchvision model names.
 PRESETS = {
-    "torchvision-squeezenet1_1": "squeezenet1_1",
+    "torchvision-squeezenet1-1": "squeezenet1_1",
     "torchvision-resnet18": "resnet18",
     "torchvision-resnet50": "resnet50",
     "torchvision-densenet121": "densenet121",
-    "torchvision-efficientnet_b0": "efficientnet_b0",
-    "torchvision-convnext_tiny": "convnext_tiny",
-    "torchvision-vit_b_16": "vit_b_16",
+    "torchvision-efficientnet-b0": "efficientnet_b0",
+    "torchvision-convnext-tiny": "convnext_tiny",
+    "torchvision-vit-b-16": "vit_b_16",
 }
-_ALIASES = {"torchvision-squeezenet1_1": ("squeezenet1_1", "squeezenet")}
+#: Names used before the naming rule (docs/writing-plugins.md); they keep working.
+_ALIASES = {"torchvision-squeezenet1-1": ("squeezenet1_1", "squeezenet")}
+
+
+def _aliases(name: str, arch: str) -> tuple[str, ...]:
+    old = f"torchvision-{arch}"
+    return ((old,) if old != name else ()) + _ALIASES.get(name, ())
 
 
 def __getattr__(name: str) -> Any:  # lazy: the encoder module pulls in semalign's torch helpers
@@ -53,8 +60,8 @@ def _make(arch: str | None = None, **options: Any) -> Any:
 
 @hookimpl
 def register_encoders(register):  # type: ignore[no-untyped-def]
-    register("torchvision", _make,
-             description="any torchvision classifier's penultimate features (model=, weights=)")
+    register("torchvision", _make, modality="image",
+             summary="any torchvision classifier's penultimate features (model=, weights=)")
     for name, arch in PRESETS.items():
-        register(name, partial(_make, arch), aliases=_ALIASES.get(name, ()),
-                 description=f"torchvision {arch} penultimate features")
+        register(name, partial(_make, arch), aliases=_aliases(name, arch), modality="image",
+                 summary=f"{arch} penultimate features")
