@@ -11,6 +11,7 @@ from .align.anchors import AnchorSelector
 from .align.embeddings import Embeddings
 from .align.fingerprint import Fingerprint
 from .align.normalizers import Preprocessing
+from .align.relative import RelativeTranslator
 from .align.solvers import Solver
 from .align.translator import Translator
 from .encoding.encoder import Encoder
@@ -63,6 +64,7 @@ __all__ = [
     "PluginError",
     "Preprocessing",
     "PromptSet",
+    "RelativeTranslator",
     "SemalignError",
     "Solver",
     "StitchedClassifier",

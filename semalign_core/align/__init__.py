@@ -8,7 +8,9 @@ from .anchors import AnchorSelector
 from .embeddings import Embeddings
 from .fingerprint import Fingerprint
 from .normalizers import Preprocessing
+from .relative import RelativeTranslator
 from .solvers import Solver
 from .translator import Translator
 
-__all__ = ["AnchorSelector", "Embeddings", "Fingerprint", "Preprocessing", "Solver", "Translator"]
+__all__ = ["AnchorSelector", "Embeddings", "Fingerprint", "Preprocessing", "RelativeTranslator",
+           "Solver", "Translator"]

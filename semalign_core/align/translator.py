@@ -189,6 +189,13 @@ class Translator:
     def is_fitted(self) -> bool:
         return hasattr(self, "solver_")
 
+    @property
+    def output_dim(self) -> int:
+        """Columns of :meth:`transform`'s output: the target dimension (a
+        :class:`~semalign_core.align.relative.RelativeTranslator`'s is its anchor count)."""
+        self._check_fitted()
+        return self.target_dim_
+
     def _check_fitted(self) -> None:
         if not self.is_fitted:
             hint = (" (for two encoders that already share one space, Translator.identity(dim) "

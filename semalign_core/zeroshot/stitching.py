@@ -166,7 +166,7 @@ class StitchedClassifier:
                 raise NotFittedError(f"the head {type(head).__name__} is not fitted; fit it on "
                                      f"target-encoder embeddings first") from exc
         expected = getattr(head, "n_features_in_", None)
-        dim = self.translator.target_dim_
+        dim = self.translator.output_dim
         if expected is not None and int(expected) != dim:
             hint = ""
             if isinstance(head, LinearHead) and head.coef_.shape[0] == dim:
@@ -197,7 +197,7 @@ class StitchedClassifier:
         if parts:
             return np.concatenate(parts)
         # no rows: ask the head for the shape of its output on one dummy row
-        dummy = np.asarray(fn(np.zeros((1, self.translator.target_dim_), np.float32)))
+        dummy = np.asarray(fn(np.zeros((1, self.translator.output_dim), np.float32)))
         return dummy[:0]
 
     def transform(self, X: Embeddings | Any) -> np.ndarray:

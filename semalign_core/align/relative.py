@@ -1,0 +1,213 @@
+"""Relative representations (Moschella et al., ICLR 2023): compare spaces through their anchors.
+
+Instead of fitting a map from one space into the other, each space is projected onto its own
+anchors: an item becomes the vector of its cosine similarities to the ``k`` anchors of its side,
+
+.. math::  r(x) = [\\cos(x, a_1), \\dots, \\cos(x, a_k)] \\in \\mathbb{R}^k .
+
+Anchor ``i`` of the source side and anchor ``i`` of the target side mean the same thing, so the
+two relative spaces share their coordinates: a translated image and a text can be compared (zero
+shot), and a head trained on relative target vectors reads relative source vectors (stitching).
+Nothing is fitted but the per-side preprocessing (default: centring on the anchor mean, which
+removes the offset every embedding of one encoder shares and which dominates raw cosines).
+
+:class:`RelativeTranslator` is a :class:`~semalign_core.Translator` whose comparison space (its
+``normalized=True`` output and :meth:`~RelativeTranslator.preprocess_target`) is the relative
+space. It plugs into :class:`~semalign_core.ZeroShotClassifier` (``space="target"``) and
+:class:`~semalign_core.StitchedClassifier` (``normalized=True``). There is no raw target-space
+output: asking for one raises.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(30, 5)); Y = X @ np.linalg.qr(rng.normal(size=(5, 5)))[0]
+>>> t = RelativeTranslator().fit(X[:20], Y[:20])
+>>> bool(np.allclose(t.transform(X[20:], normalized=True), t.preprocess_target(Y[20:]), atol=1e-5))
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptFileError, InvalidInputError, NotFittedError, TooFewAnchorsError
+from ..fileio import read_arrays, write_arrays
+from ..validation import check_matrix, check_paired
+from .embeddings import Embeddings
+from .fingerprint import Fingerprint
+from .normalizers import Preprocessing, parse_steps
+from .translator import DEFAULT_BATCH_SIZE, Translator
+
+__all__ = ["RelativeTranslator"]
+
+_FORMAT = "semalign.relative-translator"
+_VERSION = 1
+_EPS = 1e-12
+
+
+def _unit(Z: np.ndarray) -> np.ndarray:
+    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), _EPS)
+
+
+class RelativeTranslator(Translator):
+    """Project both spaces onto their paired anchors (cosine to each anchor).
+
+    Parameters
+    ----------
+    source_preprocessing, target_preprocessing : str or sequence of str
+        Per-side steps fitted on the anchors before the cosines (see
+        :mod:`semalign_core.align.normalizers`); ``"none"`` is Moschella et al.'s plain cosine.
+
+    Attributes
+    ----------
+    source_anchors_, target_anchors_ : ndarray of shape (k, d_x) / (k, d_y)
+        The preprocessed, unit-norm anchors.
+    output_dim : int
+        ``k``, the dimension of the relative space.
+    """
+
+    def __init__(self, *, source_preprocessing: str | Sequence[str] | None = "center",
+                 target_preprocessing: str | Sequence[str] | None = "center") -> None:
+        super().__init__("identity", source_preprocessing=source_preprocessing,
+                         target_preprocessing=target_preprocessing)
+
+    def __repr__(self) -> str:
+        state = f"{self.n_anchors_} anchors" if self.is_fitted else "unfitted"
+        return (f"RelativeTranslator(source={self.source_preprocessing!r}, "
+                f"target={self.target_preprocessing!r}, {state})")
+
+    def fit(self, source: Embeddings | Any, target: Embeddings | Any) -> RelativeTranslator:
+        """Keep the preprocessed anchor pairs: row ``i`` of ``source`` pairs with row ``i`` of
+        ``target``. Returns ``self``."""
+        src_fp = source.fingerprint if isinstance(source, Embeddings) else None
+        tgt_fp = target.fingerprint if isinstance(target, Embeddings) else None
+        X = check_matrix(source, "source", dtype=np.float64)
+        Y = check_matrix(target, "target", dtype=np.float64)
+        check_paired(X, Y, ("source", "target"))
+        if X.shape[0] < 2:
+            raise TooFewAnchorsError(f"relative representations need at least 2 anchors, got "
+                                     f"{X.shape[0]}")
+        source_pre = Preprocessing(parse_steps(self.source_preprocessing)).fit(X)
+        target_pre = Preprocessing(parse_steps(self.target_preprocessing)).fit(Y)
+        self._set_state(_unit(source_pre.transform(X)), _unit(target_pre.transform(Y)),
+                        source_pre, target_pre, src_fp, tgt_fp)
+        return self
+
+    def _set_state(self, A: np.ndarray, B: np.ndarray, source_pre: Preprocessing,
+                   target_pre: Preprocessing, src_fp: Fingerprint | None,
+                   tgt_fp: Fingerprint | None) -> None:
+        self.source_anchors_, self.target_anchors_ = A, B
+        self.source_preprocessing_, self.target_preprocessing_ = source_pre, target_pre
+        self.source_fingerprint_, self.target_fingerprint_ = src_fp, tgt_fp
+        self.n_anchors_ = int(A.shape[0])
+        self.source_dim_, self.target_dim_ = int(A.shape[1]), int(B.shape[1])
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "source_anchors_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError("this RelativeTranslator is not fitted yet; call fit(source, "
+                                 "target) on anchor pairs first")
+
+    @property
+    def output_dim(self) -> int:
+        """The number of anchors: the dimension of the relative space."""
+        self._check_fitted()
+        return self.n_anchors_
+
+    def _relative(self, data: Any, side: str) -> np.ndarray:
+        Z = getattr(self, f"{side}_preprocessing_").transform(self._check_side(data, side))
+        return (_unit(Z) @ getattr(self, f"{side}_anchors_").T).astype(np.float32)
+
+    # -- translating -------------------------------------------------------------------------
+    def iter_transform(self, source: Embeddings | Any, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                       normalized: bool = False) -> Iterator[np.ndarray]:
+        """Yield the relative representations of ``source`` (float32, ``k`` columns) in chunks.
+
+        Raises
+        ------
+        InvalidInputError
+            ``normalized=False``: relative representations have no raw target-space output.
+        """
+        self._check_fitted()
+        if not normalized:
+            raise InvalidInputError(
+                "a RelativeTranslator maps into the relative space only (cosines to the "
+                "anchors), not into the target encoder's raw space; use normalized=True "
+                "(ZeroShotClassifier(space='target'), StitchedClassifier(normalized=True))")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        array = self._check_header(source, "source")
+        for start in range(0, array.shape[0], batch_size):
+            yield self._relative(array[start:start + batch_size], "source")
+
+    def transform(self, source: Embeddings | Any, *, normalized: bool = False,
+                  batch_size: int = DEFAULT_BATCH_SIZE) -> Any:
+        """The relative representations of source embeddings (``normalized=True`` only).
+
+        Returns
+        -------
+        Embeddings or numpy.ndarray
+            Same kind as the input, shape (m, k).
+        """
+        n = self._check_header(source, "source").shape[0]
+        parts = list(self.iter_transform(source, batch_size=batch_size, normalized=normalized))
+        out = np.concatenate(parts) if parts else np.zeros((n, self.n_anchors_), np.float32)
+        if isinstance(source, Embeddings):
+            meta = {**source.metadata, "relative": {"anchors": self.n_anchors_}}
+            return Embeddings(out, source.ids, None, meta)
+        return out
+
+    def preprocess_target(self, target: Embeddings | Any) -> np.ndarray:
+        """The relative representations of target-space vectors (float32, ``k`` columns)."""
+        return self._relative(target, "target")
+
+    def preprocess_source(self, source: Embeddings | Any) -> np.ndarray:
+        """The relative representations of source-space vectors (same as ``transform``)."""
+        return self._relative(source, "source")
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the anchors and preprocessing to one checksummed safetensors file."""
+        self._check_fitted()
+        tensors = {"source_anchors": self.source_anchors_,
+                   "target_anchors": self.target_anchors_,
+                   **self.source_preprocessing_.state("source"),
+                   **self.target_preprocessing_.state("target")}
+        header = {"source_preprocessing": list(self.source_preprocessing_.steps),
+                  "target_preprocessing": list(self.target_preprocessing_.steps),
+                  "source_fingerprint": (self.source_fingerprint_.to_dict()
+                                         if self.source_fingerprint_ else None),
+                  "target_fingerprint": (self.target_fingerprint_.to_dict()
+                                         if self.target_fingerprint_ else None)}
+        return write_arrays(path, tensors, format=_FORMAT, version=_VERSION, header=header)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, allow_unverified: bool = False
+             ) -> RelativeTranslator:
+        """Read a file written by :meth:`save` (no pickle)."""
+        arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION,
+                                  allow_unverified=allow_unverified)
+        try:
+            obj = cls(source_preprocessing=doc["source_preprocessing"],
+                      target_preprocessing=doc["target_preprocessing"])
+            A = np.asarray(arrays["source_anchors"], np.float64)
+            B = np.asarray(arrays["target_anchors"], np.float64)
+            if A.ndim != 2 or B.ndim != 2 or A.shape[0] != B.shape[0]:
+                raise ValueError(f"anchor arrays of shapes {A.shape} and {B.shape}")
+            fps = [Fingerprint.from_dict(doc[k]) if doc.get(k) else None
+                   for k in ("source_fingerprint", "target_fingerprint")]
+            obj._set_state(A, B, Preprocessing.from_state(doc["source_preprocessing"], arrays,
+                                                          "source"),
+                           Preprocessing.from_state(doc["target_preprocessing"], arrays,
+                                                    "target"), *fps)
+            obj.transform(np.zeros((1, obj.source_dim_)), normalized=True)  # fail now, not later
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CorruptFileError(f"{path} is damaged or incomplete: {exc!r}") from exc
+        return obj
