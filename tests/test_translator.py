@@ -76,7 +76,7 @@ def data(n: int = 40, dx: int = 6, dy: int = 4, seed: int = 0):
 def fitted(**kwargs) -> tuple[Translator, np.ndarray, np.ndarray, np.random.Generator]:
     X, Y, rng = data()
     src = Embeddings(X, [f"s{i}" for i in range(len(X))], fp("src", 6))
-    tgt = Embeddings(Y, [f"t{i}" for i in range(len(Y))], fp("tgt", 4))
+    tgt = Embeddings(Y, [f"s{i}" for i in range(len(Y))], fp("tgt", 4))
     return Translator("test-lstsq", **kwargs).fit(src, tgt), X, Y, rng
 
 

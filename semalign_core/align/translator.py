@@ -21,6 +21,7 @@ from ..validation import check_matrix, check_paired
 from .embeddings import Embeddings
 from .fingerprint import Fingerprint
 from .normalizers import Preprocessing, parse_steps
+from .pairing import pair_by_id
 from .solvers import Solver
 
 __all__ = ["Translator", "check_fitted_translator"]
@@ -114,19 +115,26 @@ class Translator:
                                 f"{type(self.solver).__name__}")
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, source: Embeddings | Any, target: Embeddings | Any) -> Translator:
-        """Fit on anchor pairs: row ``i`` of ``source`` corresponds to row ``i`` of ``target``.
+    def fit(self, source: Embeddings | Any, target: Embeddings | Any, *,
+            pairing: str = "ids") -> Translator:
+        """Fit on anchor pairs, paired by id when both sides are :class:`Embeddings`.
 
         Parameters
         ----------
         source : Embeddings or array-like of shape (n, d_x)
         target : Embeddings or array-like of shape (n, d_y)
+            Arrays are paired row by row.
+        pairing : {"ids", "intersection", "rows"}
+            ``"ids"`` (default): the same ids on both sides, in any order (a partial overlap is
+            refused); ``"intersection"``: the shared ids, in source order; ``"rows"``: ignore
+            the ids. See :func:`semalign_core.align.pairing.pair_by_id`.
 
         Returns
         -------
         Translator
             ``self``, fitted.
         """
+        source, target = pair_by_id(source, target, pairing)
         src_fp = source.fingerprint if isinstance(source, Embeddings) else None
         tgt_fp = target.fingerprint if isinstance(target, Embeddings) else None
         X = check_matrix(source, "source", dtype=np.float64)

@@ -12,15 +12,15 @@ __all__ = ["add_parser"]
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from ..align.pairing import pair_by_id
     from ..align.translator import Translator
 
     source = load_embeddings(args.source)
     target = load_embeddings(args.target)
-    common = [i for i in source.ids if i in set(target.ids)]
-    if len(common) < 2:
-        raise InvalidInputError(f"{args.source} and {args.target} share {len(common)} id(s); "
-                                f"anchors are the items whose ids appear in both")
-    src, tgt = source.subset(common), target.subset(common)
+    try:
+        src, tgt = pair_by_id(source, target, args.pairing)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{args.source} and {args.target}: {exc}") from None
     if args.anchors is not None:
         from ..plugins.registry import get_anchor_selector
 
@@ -30,7 +30,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     translator = Translator(args.solver, source_preprocessing=args.source_preprocessing,
                             target_preprocessing=args.target_preprocessing,
                             solver_params=parse_options(args.param, "--param") or None)
-    translator.fit(src, tgt)
+    translator.fit(src, tgt, pairing=args.pairing)
     translator.save(args.output)
     print(f"fitted {translator!r} on {len(src)} anchors; wrote {args.output}")
     return 0
@@ -40,8 +40,9 @@ def add_parser(sub: Any) -> None:
     """Add ``semalign fit``."""
     fit = add_command(
         sub, "fit", "fit a translator on paired embeddings",
-        "Fit a Translator from source to target embeddings; anchors are the items whose "
-        "ids occur in both files (optionally a selected subset).",
+        "Fit a Translator from source to target embeddings, paired by id: both files must "
+        "hold the same ids (--pairing intersection: the ids in both; --pairing rows: row by "
+        "row), optionally a selected subset.",
         "  semalign fit --source img.safetensors --target txt.safetensors "
         "-o translator.safetensors\n"
         "  semalign fit --source img.safetensors --target txt.safetensors --solver "
@@ -57,4 +58,7 @@ def add_parser(sub: Any) -> None:
     fit.add_argument("--anchors", type=int, help="select this many anchors from the pairs")
     fit.add_argument("--selector", default="random", help="anchor selector (with --anchors)")
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--pairing", choices=("ids", "intersection", "rows"), default="ids",
+                     help="how anchors are paired: the same ids in both files (default), the "
+                          "ids present in both, or row by row")
     fit.add_argument("-o", "--output", required=True, help="output translator file")

@@ -38,7 +38,7 @@ def _classify(encoders, kermany, kermany_labels, prompts):
     for label in kermany_labels:  # pair each image with a report of its class
         anchor_texts.append(REPORTS[label][counters[label]])
         counters[label] += 1
-    reports = text_enc.encode(anchor_texts, progress=False)
+    reports = text_enc.encode(anchor_texts, ids=images.ids, progress=False)
     # BioViL and CXR-BERT were trained into one space: the identity map is the native model
     translator = Translator("identity").fit(images, reports)
     clf = ZeroShotClassifier(translator, text_enc, prompts, device="cpu")
