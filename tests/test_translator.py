@@ -371,3 +371,68 @@ def test_identity_translator_refuses_a_bad_dim(dim):
 def test_unfitted_identity_points_to_the_ready_made_one():
     with pytest.raises(NotFittedError, match=r"Translator.identity\(dim\)"):
         Translator("identity").transform(np.zeros((1, 3)))
+
+
+# -- the folded float32 form -----------------------------------------------------------------------
+class LinearLstsqSolver(LstsqSolver):
+    """The reference solver, exposing its affine map so the translator can fold it."""
+
+    name = "test-lstsq-linear"
+
+    def linear_map(self):  # type: ignore[no-untyped-def]
+        return self.coef_[:-1], self.coef_[-1]
+
+
+def _step_by_step(t: Translator, X: np.ndarray, normalized: bool) -> np.ndarray:
+    """The float64 reference: every step applied in turn (the non-folded path; float32 out)."""
+    return np.concatenate(list(t._iter_float64(X, 64, normalized))).astype(np.float64)
+
+
+@PROPS
+@given(seed=st.integers(0, 2**32 - 1), src=st.sampled_from(CHAINS),
+       tgt=st.sampled_from(CHAINS), normalized=st.booleans(),
+       dx=st.integers(1, 12), dy=st.integers(1, 12), offset=st.floats(-5, 5))
+def test_folded_float32_map_matches_the_float64_steps(seed, src, tgt, normalized, dx, dy,
+                                                      offset):
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(60, dx)) * rng.uniform(0.5, 2, size=dx) + offset).astype(np.float32)
+    Y = (X @ rng.normal(size=(dx, dy)) + offset + rng.normal(size=(60, dy))).astype(np.float32)
+    t = Translator(LinearLstsqSolver(), source_preprocessing=src,
+                   target_preprocessing=tgt).fit(X, Y)
+    assert t.folded(normalized=normalized) is not None
+    Xq = (rng.normal(size=(30, dx)) + offset).astype(np.float32)
+    got = t.transform(Xq, normalized=normalized).astype(np.float64)
+    ref = _step_by_step(t, Xq, normalized)
+    # norm-wise relative error of the batch (a single row near the origin can lose more digits
+    # to float32 cancellation of x W' against b', as any float32 evaluation would)
+    assert np.linalg.norm(got - ref) <= 1e-5 * np.linalg.norm(ref)
+    scale = max(np.abs(ref).max(), 1e-30)
+    # the chunked iterator agrees with transform (BLAS may round another chunking differently)
+    chunks = np.concatenate(list(t.iter_transform(Xq, batch_size=7, normalized=normalized)))
+    np.testing.assert_allclose(chunks, got, rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_standard_translator_folds_into_one_affine_map():
+    X, Y, _ = data()
+    t = Translator(LinearLstsqSolver()).fit(X, Y)
+    plan = t.folded()
+    assert plan.is_affine  # standard -> affine -> inverse standard is one x W' + b'
+    A = plan.affine64(X.shape[1])
+    ref = _step_by_step(t, X.astype(np.float64), False)
+    np.testing.assert_allclose(X.astype(np.float64) @ A.A + A.b, ref, rtol=1e-6, atol=1e-6)
+    assert not Translator(LinearLstsqSolver(), target_preprocessing="center+l2").fit(
+        X, Y).folded().is_affine
+    assert Translator("test-lstsq").fit(X, Y).folded() is None  # no linear form: float64 path
+
+
+def test_folded_path_refuses_bad_input_like_the_general_path():
+    X, Y, _ = data()
+    t = Translator(LinearLstsqSolver()).fit(X, Y)
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(InvalidInputError, match="NaN"):
+        t.transform(bad)
+    with pytest.raises(InvalidInputError, match="floating-point"):
+        t.transform(X.astype(np.int64))
+    with pytest.raises(InvalidInputError, match="batch_size"):
+        t.transform(X, batch_size=0)

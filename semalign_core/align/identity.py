@@ -37,6 +37,10 @@ class IdentitySolver(Solver):
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return X.copy()
 
+    def linear_map(self) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        return np.eye(self.n_features_in_), np.zeros(self.n_features_out_)
+
 
 @hookimpl
 def register_solvers(register):  # type: ignore[no-untyped-def]

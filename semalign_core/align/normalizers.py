@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError, NotFittedError
+from .folding import Affine, Op, RowScale
 
 __all__ = ["STEPS", "Preprocessing", "parse_steps"]
 
@@ -59,25 +60,36 @@ class Preprocessing:
 
     def fit(self, X: np.ndarray) -> Preprocessing:
         """Fit every step on float64 anchors ``X``, each on the previous step's output."""
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        """Fit on float64 anchors ``X`` and return them transformed (float64), in one pass per
+        step: fitting already computes every step's output, so this never transforms twice."""
         self.params_: list[dict[str, np.ndarray]] = []
         Z = np.asarray(X, dtype=np.float64)
         for step in self.steps:
             if step in ("center", "standard"):
-                params = {"mean": Z.mean(axis=0)}
+                mean = Z.mean(axis=0)
+                Z = Z - mean  # the one copy of this step; the rest is in place
+                params = {"mean": mean}
                 if step == "standard":
-                    std = Z.std(axis=0)
+                    # the variance from the centred copy, without the temporaries of Z.std()
+                    std = np.sqrt(np.einsum("ij,ij->j", Z, Z) / Z.shape[0])
                     params["scale"] = np.where(std > _EPS, std, 1.0)
+                    Z /= params["scale"]
             else:
-                params = {"norm": np.asarray(np.linalg.norm(Z, axis=1).mean())}
+                norms = np.linalg.norm(Z, axis=1)
+                params = {"norm": np.asarray(norms.mean())}
                 if params["norm"] <= _EPS:
                     # The inverse would map every vector to 0: refuse rather than collapse.
                     raise InvalidInputError(
                         f"cannot fit '{'+'.join(self.steps)}' preprocessing: the anchors are all "
                         f"zero at the l2 step (e.g. identical anchors after centring); use "
                         f"distinct anchors or drop 'l2'")
+                Z = Z / np.maximum(norms, _EPS)[:, None]
             self.params_.append(params)
-            Z = self._forward(step, params, Z)
-        return self
+        return Z
 
     def _check(self) -> None:
         if not hasattr(self, "params_"):
@@ -112,6 +124,22 @@ class Preprocessing:
                 unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), _EPS)
                 X = unit * params["norm"]
         return X
+
+    def ops(self, *, inverse: bool = False) -> list[Op]:
+        """The fitted steps as :mod:`~semalign_core.align.folding` operations, in the order they
+        apply (``inverse=True``: :meth:`inverse_transform`'s)."""
+        self._check()
+        out: list[Op] = []
+        pairs = list(zip(self.steps, self.params_, strict=True))
+        for step, params in (reversed(pairs) if inverse else pairs):
+            if step == "l2":
+                out.append(RowScale(np.asarray(params["norm"]).item() if inverse else 1.0))
+                continue
+            mean = np.asarray(params["mean"], dtype=np.float64)
+            scale = (np.asarray(params["scale"], dtype=np.float64) if step == "standard"
+                     else np.ones_like(mean))
+            out.append(Affine(scale, mean) if inverse else Affine(1.0 / scale, -mean / scale))
+        return out
 
     # -- persistence -------------------------------------------------------------------------
     def state(self, prefix: str) -> dict[str, np.ndarray]:

@@ -67,6 +67,15 @@ class Solver(ParamsMixin, ABC):
                 f"{X.shape[1]}-d")
         return self._transform(X).astype(dtype, copy=False)
 
+    def linear_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The fitted map as ``(W, b)`` with ``f(x) = x W + b`` (float64), or ``None``.
+
+        Solvers whose map is affine return it, so that :class:`~semalign_core.Translator` can
+        fold the map and the preprocessing around it into one float32 matrix product; the
+        default ``None`` keeps the step-by-step float64 path (any non-linear solver).
+        """
+        return None
+
     def fit_transform(self, X: Any, Y: Any) -> np.ndarray:
         return self.fit(X, Y).transform(X)
 

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import (
-    CorruptFileError,
     DimensionMismatchError,
     EncoderMismatchError,
     InvalidInputError,
@@ -20,6 +19,7 @@ from ..fileio import read_arrays, write_arrays
 from ..validation import check_matrix, check_paired
 from .embeddings import Embeddings
 from .fingerprint import Fingerprint
+from .folding import Plan, build_plan
 from .normalizers import Preprocessing, parse_steps
 from .pairing import pair_by_id
 from .solvers import Solver
@@ -29,21 +29,9 @@ __all__ = ["Translator", "check_fitted_translator"]
 _FORMAT = "semalign.translator"
 #: 2: checksummed (see semalign_core.fileio); 1: unchecked, read only with allow_unverified.
 _VERSION = 2
-#: Rows translated per chunk: bounds the float64 temporaries (~15 MB per 1,000 rows at 512 -> 384
-#: dims) for any N; 8192 rows keep the matrix products large enough to run at full BLAS speed.
+#: Rows translated per chunk: bounds the temporaries for any N; 8192 rows keep the matrix products
+#: large enough to run at full BLAS speed (used by the step-by-step float64 path).
 DEFAULT_BATCH_SIZE = 8192
-
-
-def _library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"numpy": np.__version__}
-    for dist in ("semalign-core", "safetensors"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
 
 
 class Translator:
@@ -140,10 +128,13 @@ class Translator:
         X = check_matrix(source, "source", dtype=np.float64)
         Y = check_matrix(target, "target", dtype=np.float64)
         check_paired(X, Y, ("source", "target"))
-        source_pre = Preprocessing(parse_steps(self.source_preprocessing)).fit(X)
-        target_pre = Preprocessing(parse_steps(self.target_preprocessing)).fit(Y)
+        source_pre = Preprocessing(parse_steps(self.source_preprocessing))
+        target_pre = Preprocessing(parse_steps(self.target_preprocessing))
         solver = self._build_solver()
-        solver.fit(source_pre.transform(X), target_pre.transform(Y))
+        # fit_transform: fitting a step already computes its output; transforming the anchors
+        # again would repeat every pass over them.
+        solver.fit(source_pre.fit_transform(X), target_pre.fit_transform(Y))
+        self._plans: dict[bool, Plan | None] = {}
         self.solver_ = solver
         self.source_preprocessing_ = source_pre
         self.target_preprocessing_ = target_pre
@@ -243,6 +234,29 @@ class Translator:
                 f"the translator expects {dim}-d {side} embeddings, got {X.shape[1]}-d")
         return X
 
+    # -- the folded float32 form ---------------------------------------------------------------
+    def folded(self, *, normalized: bool = False) -> Plan | None:
+        """The fitted translator composed into float32 operations, or ``None``.
+
+        With an affine solver (:meth:`Solver.linear_map`) every step is affine or a per-row
+        ``l2`` scaling, so the whole translator folds into a short :class:`~.folding.Plan`: for
+        the default ``standard -> affine -> inverse standard``, one ``x W' + b'``. It is built
+        once (in float64, from the float64 fit) and used by :meth:`transform`. ``None`` for a
+        solver without a linear form, which keeps the step-by-step float64 path.
+        """
+        self._check_fitted()
+        plans = self.__dict__.setdefault("_plans", {})
+        if normalized not in plans:
+            plans[normalized] = build_plan(self.source_preprocessing_, self.solver_,
+                                           self.target_preprocessing_, normalized=normalized)
+        return plans[normalized]
+
+    def _iter_folded(self, array: Any, plan: Plan, batch_size: int) -> Iterator[np.ndarray]:
+        for start in range(0, array.shape[0], batch_size):
+            rows = min(batch_size, array.shape[0] - start)
+            yield plan.apply_rows(array, start,
+                                  np.empty((rows, self.target_dim_), dtype=np.float32))
+
     # -- translating -------------------------------------------------------------------------
     def iter_transform(self, source: Embeddings | Any, *, batch_size: int = DEFAULT_BATCH_SIZE,
                        normalized: bool = False) -> Iterator[np.ndarray]:
@@ -255,6 +269,14 @@ class Translator:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
         array = self._check_header(source, "source")
+        plan = self.folded(normalized=normalized)
+        if plan is not None:
+            yield from self._iter_folded(array, plan, batch_size)
+            return
+        yield from self._iter_float64(array, batch_size, normalized)
+
+    def _iter_float64(self, array: Any, batch_size: int, normalized: bool) -> Iterator[np.ndarray]:
+        """The step-by-step path, for solvers without a linear form."""
         for start in range(0, array.shape[0], batch_size):
             chunk = self._check_side(array[start:start + batch_size], "source")
             Z = self.solver_.transform(self.source_preprocessing_.transform(chunk),
@@ -288,12 +310,19 @@ class Translator:
             Same kind as the input; an ``Embeddings`` result keeps the source ids and records
             the translation in its metadata (it has no encoder fingerprint: no encoder made it).
         """
-        n = self._check_header(source, "source").shape[0]
-        out = np.empty((n, self.target_dim_), dtype=np.float32)
-        pos = 0
-        for chunk in self.iter_transform(source, batch_size=batch_size, normalized=normalized):
-            out[pos:pos + len(chunk)] = chunk
-            pos += len(chunk)
+        array = self._check_header(source, "source")
+        out = np.empty((array.shape[0], self.target_dim_), dtype=np.float32)
+        plan = self.folded(normalized=normalized)
+        if plan is not None:  # straight into the output: no chunk is copied twice
+            if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+                raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+            plan.apply_rows(array, 0, out)
+        else:
+            pos = 0
+            for chunk in self.iter_transform(source, batch_size=batch_size,
+                                             normalized=normalized):
+                out[pos:pos + len(chunk)] = chunk
+                pos += len(chunk)
         if isinstance(source, Embeddings):
             meta = {**source.metadata, "translated": {
                 "from": source.fingerprint.to_dict() if source.fingerprint else None,
@@ -312,38 +341,13 @@ class Translator:
         X = self._check_side(source, "source")
         return self.source_preprocessing_.transform(X).astype(np.float32)
 
-    # -- persistence -------------------------------------------------------------------------
+    # -- persistence (the file layout lives in translator_io) ---------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted translator to one safetensors file, atomically."""
-        self._check_fitted()
-        arrays, scalars = self.solver_.get_fitted_state()
-        tensors = {f"solver.{k}": v for k, v in arrays.items()}
-        tensors.update(self.source_preprocessing_.state("source"))
-        tensors.update(self.target_preprocessing_.state("target"))
-        params = self.solver_.get_params()
-        header = {
-            "solver": {"name": self.solver_.name, "params": params, "scalars": scalars},
-            "source_preprocessing": list(self.source_preprocessing_.steps),
-            "target_preprocessing": list(self.target_preprocessing_.steps),
-            "source_dim": self.source_dim_,
-            "target_dim": self.target_dim_,
-            "n_anchors": self.n_anchors_,
-            "source_fingerprint": (self.source_fingerprint_.to_dict()
-                                   if self.source_fingerprint_ else None),
-            "target_fingerprint": (self.target_fingerprint_.to_dict()
-                                   if self.target_fingerprint_ else None),
-            "versions": _library_versions(),
-        }
-        import json
+        from .translator_io import translator_state
 
-        try:
-            json.dumps(header)
-        except TypeError as exc:
-            raise InvalidInputError(f"solver parameters must be JSON-serialisable to save a "
-                                    f"translator: {exc}") from exc
-        if not self.solver_.name:
-            raise InvalidInputError(f"{type(self.solver_).__name__} has no registered name; "
-                                    f"only registered solvers can be saved and loaded")
+        self._check_fitted()
+        tensors, header = translator_state(self)
         return write_arrays(path, tensors, format=_FORMAT, version=_VERSION, header=header)
 
     @classmethod
@@ -354,44 +358,11 @@ class Translator:
         ``allow_unverified=True`` also reads files written before semalign stored checksums
         (format version 1); save them again to add checksums.
         """
-        from ..plugins.registry import get_solver
+        from .translator_io import restore_translator
 
         arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION,
                                   allow_unverified=allow_unverified)
-        bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
-        if bad:
-            raise CorruptFileError(f"{path} holds NaN or inf in {bad}; fit and save it again")
-        try:
-            solver_doc = doc["solver"]
-            solver = get_solver(solver_doc["name"], **solver_doc["params"])
-            prefix = "solver."
-            solver.set_fitted_state(
-                {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
-                solver_doc["scalars"])
-            obj = cls(solver_doc["name"], source_preprocessing=doc["source_preprocessing"],
-                      target_preprocessing=doc["target_preprocessing"],
-                      solver_params=solver_doc["params"])
-            obj.solver_ = solver
-            obj.source_preprocessing_ = Preprocessing.from_state(
-                doc["source_preprocessing"], arrays, "source")
-            obj.target_preprocessing_ = Preprocessing.from_state(
-                doc["target_preprocessing"], arrays, "target")
-            obj.source_dim_ = int(doc["source_dim"])
-            obj.target_dim_ = int(doc["target_dim"])
-            obj.n_anchors_ = int(doc["n_anchors"])
-            obj.source_fingerprint_ = (Fingerprint.from_dict(doc["source_fingerprint"])
-                                       if doc.get("source_fingerprint") else None)
-            obj.target_fingerprint_ = (Fingerprint.from_dict(doc["target_fingerprint"])
-                                       if doc.get("target_fingerprint") else None)
-            # Translate one row: catches arrays of the wrong shape or missing fitted state now,
-            # with the file named, rather than on first use.
-            probe = obj.transform(np.zeros((1, obj.source_dim_)))
-            if probe.shape != (1, obj.target_dim_):
-                raise ValueError(f"translates to {probe.shape[1]}-d, header says "
-                                 f"{obj.target_dim_}-d")
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            raise CorruptFileError(f"{path} is damaged or incomplete: {exc!r}") from exc
-        return obj
+        return restore_translator(cls, arrays, doc, path)
 
 
 def check_fitted_translator(translator: Any) -> Translator:

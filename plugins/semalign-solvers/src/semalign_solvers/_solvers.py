@@ -200,6 +200,10 @@ class AffineSolver(Solver):
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return X @ self.coef_ + self.intercept_
 
+    def linear_map(self) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        return self.coef_, self.intercept_
+
 
 class LinearSolver(AffineSolver):
     """Least squares without a bias: ``Y ~ X W`` (ridge optional).
@@ -251,6 +255,11 @@ class OrthogonalSolver(Solver):
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return self.scale_ * (X @ self.rotation_[:X.shape[1], :self.n_features_out_])
 
+    def linear_map(self) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        W = self.scale_ * self.rotation_[:self.n_features_in_, :self.n_features_out_]
+        return W, np.zeros(self.n_features_out_)
+
 
 class LstsqOrthoSolver(Solver):
     """The least-squares map, projected onto the nearest orthogonal matrix.
@@ -292,3 +301,8 @@ class LstsqOrthoSolver(Solver):
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return X @ self.rotation_[:X.shape[1], :self.n_features_out_]
+
+    def linear_map(self) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        return (self.rotation_[:self.n_features_in_, :self.n_features_out_],
+                np.zeros(self.n_features_out_))

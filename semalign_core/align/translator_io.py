@@ -1,0 +1,104 @@
+"""The file layout of a saved :class:`~semalign_core.align.translator.Translator` (kept apart so
+that the translator module holds only fitting and translating)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import CorruptFileError, InvalidInputError
+from .fingerprint import Fingerprint
+from .normalizers import Preprocessing
+
+if TYPE_CHECKING:
+    from .translator import Translator
+
+__all__ = ["restore_translator", "translator_state"]
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"numpy": np.__version__}
+    for dist in ("semalign-core", "safetensors"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def translator_state(t: Translator) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The tensors and JSON header :meth:`Translator.save` writes."""
+    arrays, scalars = t.solver_.get_fitted_state()
+    tensors = {f"solver.{k}": v for k, v in arrays.items()}
+    tensors.update(t.source_preprocessing_.state("source"))
+    tensors.update(t.target_preprocessing_.state("target"))
+    params = t.solver_.get_params()
+    header = {
+        "solver": {"name": t.solver_.name, "params": params, "scalars": scalars},
+        "source_preprocessing": list(t.source_preprocessing_.steps),
+        "target_preprocessing": list(t.target_preprocessing_.steps),
+        "source_dim": t.source_dim_,
+        "target_dim": t.target_dim_,
+        "n_anchors": t.n_anchors_,
+        "source_fingerprint": (t.source_fingerprint_.to_dict()
+                               if t.source_fingerprint_ else None),
+        "target_fingerprint": (t.target_fingerprint_.to_dict()
+                               if t.target_fingerprint_ else None),
+        "versions": _library_versions(),
+    }
+    try:
+        json.dumps(header)
+    except TypeError as exc:
+        raise InvalidInputError(f"solver parameters must be JSON-serialisable to save a "
+                                f"translator: {exc}") from exc
+    if not t.solver_.name:
+        raise InvalidInputError(f"{type(t.solver_).__name__} has no registered name; "
+                                f"only registered solvers can be saved and loaded")
+    return tensors, header
+
+
+def restore_translator(cls: type[Translator], arrays: dict[str, np.ndarray],
+                       doc: dict[str, Any], path: str | os.PathLike[str]) -> Translator:
+    """Rebuild what :func:`translator_state` described (the body of :meth:`Translator.load`)."""
+    from ..plugins.registry import get_solver
+
+    bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if bad:
+        raise CorruptFileError(f"{path} holds NaN or inf in {bad}; fit and save it again")
+    try:
+        solver_doc = doc["solver"]
+        solver = get_solver(solver_doc["name"], **solver_doc["params"])
+        prefix = "solver."
+        solver.set_fitted_state(
+            {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
+            solver_doc["scalars"])
+        obj = cls(solver_doc["name"], source_preprocessing=doc["source_preprocessing"],
+                  target_preprocessing=doc["target_preprocessing"],
+                  solver_params=solver_doc["params"])
+        obj.solver_ = solver
+        obj._plans = {}
+        obj.source_preprocessing_ = Preprocessing.from_state(
+            doc["source_preprocessing"], arrays, "source")
+        obj.target_preprocessing_ = Preprocessing.from_state(
+            doc["target_preprocessing"], arrays, "target")
+        obj.source_dim_ = int(doc["source_dim"])
+        obj.target_dim_ = int(doc["target_dim"])
+        obj.n_anchors_ = int(doc["n_anchors"])
+        obj.source_fingerprint_ = (Fingerprint.from_dict(doc["source_fingerprint"])
+                                   if doc.get("source_fingerprint") else None)
+        obj.target_fingerprint_ = (Fingerprint.from_dict(doc["target_fingerprint"])
+                                   if doc.get("target_fingerprint") else None)
+        # Translate one row: catches arrays of the wrong shape or missing fitted state now,
+        # with the file named, rather than on first use.
+        probe = obj.transform(np.zeros((1, obj.source_dim_)))
+        if probe.shape != (1, obj.target_dim_):
+            raise ValueError(f"translates to {probe.shape[1]}-d, header says "
+                             f"{obj.target_dim_}-d")
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise CorruptFileError(f"{path} is damaged or incomplete: {exc!r}") from exc
+    return obj
