@@ -6,6 +6,7 @@ Registered solvers (``semalign_core.get_solver(name, **params)``):
 ``linear``       the same without bias
 ``orthogonal``   Procrustes ``R = U V^T`` from the SVD of ``X^T Y`` (optional global scale)
 ``lstsq-ortho``  the least-squares map projected onto the nearest orthogonal matrix
+``cca``          canonical correlation analysis (scikit-learn's ``CCA``) as a rank-k affine map
 
 See docs/solvers.md for the math and when to choose which.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from semalign_core import hookimpl
 
+from ._cca import CCASolver
 from ._solvers import (
     DEFAULT_ALPHA,
     AffineSolver,
@@ -26,6 +28,7 @@ from ._solvers import (
 __all__ = [
     "DEFAULT_ALPHA",
     "AffineSolver",
+    "CCASolver",
     "IllConditionedWarning",
     "LinearSolver",
     "LstsqOrthoSolver",
@@ -44,3 +47,6 @@ def register_solvers(register):  # type: ignore[no-untyped-def]
              description="orthogonal Procrustes R = UV^T (zero-pads unequal dims; optional scale)")
     register("lstsq-ortho", LstsqOrthoSolver, aliases=("lstsq_ortho",),
              description="least-squares map projected onto the nearest orthogonal matrix")
+    register("cca", CCASolver,
+             description="canonical correlation analysis (scikit-learn CCA): rank-n_components "
+                         "affine map through the shared canonical directions")
