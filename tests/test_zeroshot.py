@@ -116,7 +116,7 @@ def world() -> dict:
     X_test, Y_test, y_test = sample(240)
     src_fp = Fingerprint("test-image", "linear", "none", 48)
     anchors_src = Embeddings(X_anchor.astype(np.float32), [f"a{i}" for i in range(300)], src_fp)
-    anchors_tgt = Embeddings(Y_anchor.astype(np.float32), [f"t{i}" for i in range(300)],
+    anchors_tgt = Embeddings(Y_anchor.astype(np.float32), [f"a{i}" for i in range(300)],
                              text.fingerprint)
     translator = Translator(LstsqSolver()).fit(anchors_src, anchors_tgt)
     images = Embeddings(X_test.astype(np.float32), [f"x{i}" for i in range(240)], src_fp)
@@ -700,3 +700,68 @@ def test_refitting_the_translator_invalidates_the_calibration(shifted):
         clf.predict(X)
     clf.fit_calibration(X)
     assert clf.predict(X).shape == (len(X),)
+
+
+# -- the folded (d_x x K) form -----------------------------------------------------------------
+class LinearLstsq(LstsqSolver):
+    name = "test-lstsq-linear"
+
+    def linear_map(self):  # type: ignore[no-untyped-def]
+        return self.coef_[:-1], self.coef_[-1]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 14])
+@pytest.mark.parametrize("src,tgt,space", [("standard", "standard", "target"),
+                                           ("center", "center+l2", "target"),
+                                           ("standard", "standard+l2", "target"),
+                                           ("none", "standard", "raw"),
+                                           ("l2", "standard", "target")])
+def test_folded_predictions_equal_the_general_path(n_classes, src, tgt, space):
+    rng = np.random.default_rng(n_classes)
+    C = rng.normal(size=(n_classes, 20))
+    y = rng.integers(0, n_classes, size=800)
+    Y = C[y] + 0.6 * rng.normal(size=(800, 20)) + 2.0
+    X = (Y @ rng.normal(size=(20, 30)) + 0.3 * rng.normal(size=(800, 30))).astype(np.float32)
+    names = [f"c{i}" for i in range(n_classes)]
+    t = Translator(LinearLstsq(), source_preprocessing=src, target_preprocessing=tgt).fit(
+        X[:400], Y[:400].astype(np.float32))
+    clf = ZeroShotClassifier(t, Embeddings(C.astype(np.float32) + 2.0, names), device="cpu",
+                             space=space)
+    general = clf.classes_[clf.decision_scores(X[400:]).argmax(axis=1)]  # translate + cosines
+    assert (clf._folded is None) == (src == "l2")  # an l2 source step is not one affine map
+    np.testing.assert_array_equal(clf.predict(X[400:]), general)
+    assert len(set(general)) > 1
+    np.testing.assert_array_equal(clf.predict(X[400:401]), general[:1])
+    assert clf.predict(X[:0]).shape == (0,)
+
+
+def test_folded_multilabel_predictions_equal_the_general_path():
+    text = HashedBowEncoder(24)
+    ps = PromptSet.from_templates(["edema", "effusion", "pneumothorax"], "{} is present",
+                                  negative_templates="no {}")
+    emb = ps.embed(text)
+    rng = np.random.default_rng(1)
+    X = (emb[rng.integers(0, len(emb), 300)] + 0.5 * rng.normal(size=(300, 24))).astype(
+        np.float32)
+    t = Translator(LinearLstsq()).fit(X, X @ rng.normal(size=(24, 24)).astype(np.float32))
+    clf = ZeroShotClassifier(t, text, ps, device="cpu")
+    general = (clf.predict_proba(X) >= 0.5).astype(np.int64)
+    assert clf._folded is not None
+    np.testing.assert_array_equal(clf.predict(X), general)
+    assert 0 < general.mean() < 1
+
+
+def test_folded_predict_refuses_bad_images_like_the_general_path():
+    rng = np.random.default_rng(2)
+    C = rng.normal(size=(2, 8)).astype(np.float32)
+    X = rng.normal(size=(50, 6)).astype(np.float32)
+    t = Translator(LinearLstsq()).fit(X, X @ rng.normal(size=(6, 8)).astype(np.float32))
+    clf = ZeroShotClassifier(t, Embeddings(C, ["a", "b"]), device="cpu")
+    bad = X.copy()
+    bad[4, 2] = np.inf
+    with pytest.raises(InvalidInputError, match=r"NaN or inf \(first at index \(4, 2\)\)"):
+        clf.predict(bad)
+    with pytest.raises(InvalidInputError, match="floating-point"):
+        clf.predict(X.astype(np.int32))
+    with pytest.raises(DimensionMismatchError):
+        clf.predict(X[:, :5])

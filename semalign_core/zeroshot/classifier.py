@@ -38,9 +38,16 @@ from ..errors import (
     DimensionMismatchError,
     EncoderMismatchError,
     InvalidInputError,
-    NotFittedError,
 )
-from .calibration import CALIBRATIONS, MIN_CALIBRATION_ITEMS, Calibration, gmm_threshold
+from .calibration import (
+    CALIBRATIONS,
+    MIN_CALIBRATION_ITEMS,
+    Calibration,
+    _sigmoid,
+    _softmax,
+    gmm_threshold,
+)
+from .folded import fold_scores
 from .label_index import DEVICES, LabelIndex
 from .prompts import (
     PromptSet,
@@ -51,6 +58,7 @@ from .prompts import (
     _text_fingerprint,
     ensemble_embedding,
 )
+from .transductive import TransductiveCalibrationMixin
 
 # PromptSet, LabelIndex and the calibration live in their own modules; they are re-exported here
 # because this module is the documented home of the zero-shot API.
@@ -60,24 +68,7 @@ __all__ = ["CALIBRATIONS", "DEVICES", "MIN_CALIBRATION_ITEMS", "Calibration", "L
 _EPS = 1e-12
 
 
-# -- the classifier --------------------------------------------------------------------------------
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    expo = np.exp(shifted)
-    return expo / expo.sum(axis=1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    # the two-class softmax, written so that exp never overflows
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
-
-
-class ZeroShotClassifier:
+class ZeroShotClassifier(TransductiveCalibrationMixin):
     """Classify image embeddings by their nearest class prompt, through a fitted translator.
 
     Parameters
@@ -245,6 +236,12 @@ class ZeroShotClassifier:
             self._negative_index = LabelIndex(ps.classes, ps.class_embeddings(V, negative=True),
                                               prompts=ps.negatives, device=self.device,
                                               metadata={**meta, "negative": True})
+        # predict's folded (d_x x K) form, when the translator folds into one affine map
+        plan = self.translator.folded(normalized=self.space == "target")
+        E = self._index.embeddings.astype(np.float64)
+        if self._negative_index is not None:
+            E = E - self._negative_index.embeddings  # the sign of pos - neg cosine
+        self._folded = fold_scores(plan, E, self.translator.source_dim_)
         self._built_for = key
 
     @property
@@ -293,89 +290,6 @@ class ZeroShotClassifier:
         """
         return self._collect(X, self._scores, len(self.prompt_set), np.float32)
 
-    # -- opt-in transductive calibration ----------------------------------------------------------
-    def _difference(self, Z: np.ndarray) -> np.ndarray:
-        S = self._scores(Z).astype(np.float64)
-        return S[:, 1] - S[:, 0]
-
-    def _binary_difference(self, X: Embeddings | Any) -> np.ndarray:
-        if self.is_multilabel or len(self.prompt_set) != 2:
-            raise InvalidInputError("a single score difference exists only for single-label "
-                                    "classification with two classes")
-        return self._collect(X, lambda Z: self._difference(Z)[:, None], 1, np.float64)[:, 0]
-
-    def fit_calibration(self, X_unlabeled: Embeddings | Any) -> ZeroShotClassifier:
-        """Fit the decision threshold on a batch of *unlabeled* images (``calibration="gmm"``).
-
-        Transductive: the threshold depends on the distribution of this batch's scores (no
-        labels are used). It is stored (:attr:`threshold_`, :attr:`calibration_`) and applied
-        by :meth:`predict`, :meth:`predict_proba` and :meth:`decision_function` to any later
-        images, so one batch can calibrate for others from the same deployment. Calibrate on a
-        batch that contains both classes in a not-too-skewed mix.
-
-        Parameters
-        ----------
-        X_unlabeled : Embeddings or array-like of shape (n, d_source)
-            At least :data:`MIN_CALIBRATION_ITEMS` images from the translator's source encoder.
-
-        Returns
-        -------
-        ZeroShotClassifier
-            ``self``.
-
-        Raises
-        ------
-        InvalidInputError
-            The classifier was built with ``calibration="none"``, or the batch is too small or
-            shows no two modes (see :func:`gmm_threshold`).
-        """
-        if self.calibration == "none":
-            raise InvalidInputError("this classifier was built with calibration='none' "
-                                    "(argmax, nothing to fit); build it with "
-                                    "calibration='gmm' to calibrate on unlabeled images")
-        self.calibration_ = gmm_threshold(self._binary_difference(X_unlabeled),
-                                          random_state=int(self.random_state))
-        self._calibrated_for = self.translator.target_preprocessing_
-        return self
-
-    def _threshold(self) -> float:
-        if self.calibration == "none":
-            return 0.0
-        if self.calibration_ is None:
-            raise NotFittedError("calibration='gmm' needs a threshold: call "
-                                 "fit_calibration(unlabeled images) before predicting")
-        if self._calibrated_for is not self.translator.target_preprocessing_:
-            raise NotFittedError("the translator was refitted after fit_calibration; the "
-                                 "threshold belongs to the old map: call fit_calibration again")
-        return self.calibration_.threshold
-
-    @property
-    def threshold_(self) -> float:
-        """The threshold on ``score(classes_[1]) - score(classes_[0])`` (two classes only).
-
-        ``0.0`` with ``calibration="none"`` (argmax); the fitted value with ``"gmm"``.
-
-        Raises
-        ------
-        NotFittedError
-            ``calibration="gmm"`` before :meth:`fit_calibration`.
-        InvalidInputError
-            Not a single-label two-class classifier.
-        """
-        if self.is_multilabel or len(self.prompt_set) != 2:
-            raise InvalidInputError("threshold_ exists only for single-label classification "
-                                    "with two classes")
-        return self._threshold()
-
-    def decision_function(self, X: Embeddings | Any) -> np.ndarray:
-        """Two classes: ``score(classes_[1]) - score(classes_[0]) - threshold_``, shape (n,).
-
-        Positive means ``classes_[1]``. The ranking (and so AUROC) does not depend on the
-        calibration; only the sign does.
-        """
-        threshold = self.threshold_
-        return self._binary_difference(X) - threshold
-
     def predict_proba(self, X: Embeddings | Any) -> np.ndarray:
         """Class probabilities, shape (n, n_classes), float64.
 
@@ -415,6 +329,12 @@ class ZeroShotClassifier:
         NotFittedError
             ``calibration="gmm"`` before :meth:`fit_calibration`.
         """
+        self._build()
+        folded = self._folded if self.calibration == "none" else None
+        if folded is not None:  # no translation: one (d_x x K) product per chunk
+            array = self.translator._check_header(X, "source")
+            return (folded.nonnegative(array) if self.is_multilabel
+                    else self.classes_[folded.argmax(array)])
         if self.is_multilabel:
             return (self.predict_proba(X) >= 0.5).astype(np.int64)
         classes = self.classes_
