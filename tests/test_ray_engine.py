@@ -207,3 +207,64 @@ def test_engine_arguments_are_checked(tmp_path):
         encode_dataset(HashTextEncoder(), TEXTS, tmp_path, engine="ray")
     local = encode_dataset(HashTextEncoder(), TEXTS, tmp_path)
     assert local.metadata["engine"] == {"name": "local"} and len(local) == len(TEXTS)
+
+
+def _pngs(folder: Path, n: int) -> list[Path]:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    folder.mkdir(parents=True)
+    paths = [folder / f"img{i}.png" for i in range(n)]
+    for path in paths:
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
+    return paths
+
+
+def test_cli_encode_on_ray_matches_local(ray_cluster, tmp_path):
+    pytest.importorskip("torch")
+    from semalign_core import Embeddings, list_encoders
+    from semalign_core.cli import main
+
+    if "torchvision" not in list_encoders():
+        pytest.skip("the torchvision plugin is not installed")
+    _pngs(tmp_path / "images" / "normal", 3)
+    common = ["encode", "--encoder", "torchvision", "--option", "model=squeezenet1_1",
+              "--option", "weights=random", "--option", "device=cpu", "--option", "resize=32",
+              "--option", "crop=32", "--manifest", str(tmp_path / "images"), "--quiet"]
+    assert main([*common, "-o", str(tmp_path / "local.safetensors")]) == 0
+    assert main([*common, "-o", str(tmp_path / "ray.safetensors"), "--engine", "ray",
+                 "--workers", "2", "--cache-dir", str(tmp_path / "cache")]) == 0
+    local = Embeddings.load(tmp_path / "local.safetensors")
+    remote = Embeddings.load(tmp_path / "ray.safetensors")
+    assert remote.ids == local.ids and len(local) == 3
+    np.testing.assert_allclose(remote.vectors, local.vectors, rtol=1e-5, atol=1e-5)
+
+
+def test_cli_engine_flags(capsys, tmp_path):
+    from semalign_core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["encode", "--help"])
+    assert "--engine ray --workers 4 --address" in capsys.readouterr().out
+    texts = tmp_path / "m.csv"
+    texts.write_text("id,text\na,clear lungs\n")
+    out = str(tmp_path / "o.safetensors")
+    assert main(["encode", "--encoder", "x", "--manifest", str(texts), "-o", out,
+                 "--engine", "ray"]) == 1
+    assert "give --cache-dir" in capsys.readouterr().err
+    assert main(["encode", "--encoder", "x", "--manifest", str(texts), "-o", out,
+                 "--workers", "2"]) == 1
+    assert "apply to engine 'ray'" in capsys.readouterr().err
+
+
+def test_config_engine_section():
+    pytest.importorskip("pydantic")
+    from semalign_core.experiments.config import EngineConfig
+
+    assert EngineConfig().name == "local"
+    ray_engine = EngineConfig.model_validate({"name": "ray", "workers": 4, "address": "auto"})
+    assert (ray_engine.workers, ray_engine.address, ray_engine.threads) == (4, "auto", 1)
+    with pytest.raises(ValueError, match="apply to engine 'ray'"):
+        EngineConfig.model_validate({"name": "local", "workers": 4})
+    with pytest.raises(ValueError):
+        EngineConfig.model_validate({"name": "dask"})

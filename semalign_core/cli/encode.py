@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..errors import InvalidInputError
 from ._common import add_command, parse_options
 
 __all__ = ["add_parser"]
@@ -12,18 +13,25 @@ __all__ = ["add_parser"]
 
 def _cmd_encode(args: argparse.Namespace) -> int:
     from ..data.manifest import read_manifest
-    from ..encoding.cache import encode_cached
+    from ..encoding.engines import EngineSpec, encode_dataset
     from ..plugins.registry import get_encoder
 
-    encoder = get_encoder(args.encoder, **parse_options(args.option, "--option"))
+    if args.engine == "ray" and not args.cache_dir:
+        raise InvalidInputError("--engine ray writes through the embedding cache (that is what "
+                                "makes a killed run resumable); give --cache-dir")
+    spec = EngineSpec(args.engine, workers=args.workers, address=args.address,
+                      threads=args.threads)
+    options = parse_options(args.option, "--option")
+    encoder = get_encoder(args.encoder, **options)
     manifest = read_manifest(args.manifest)
     if args.split:
         manifest = manifest.filter(split=args.split)
     modality = args.field or encoder.modality
     items = manifest.items(modality)
     if args.cache_dir:
-        emb = encode_cached(encoder, items, args.cache_dir, ids=manifest.ids,
-                            batch_size=args.batch_size, progress=not args.quiet)
+        emb = encode_dataset(args.encoder, items, args.cache_dir, options=options,
+                             ids=manifest.ids, engine=spec, batch_size=args.batch_size,
+                             progress=not args.quiet)
     else:
         emb = encoder.encode(items, ids=manifest.ids, batch_size=args.batch_size,
                              progress=not args.quiet)
@@ -42,7 +50,11 @@ def add_parser(sub: Any) -> None:
         "--option weights=squeezenet.safetensors \\\n"
         "      --manifest data/manifest.csv --split train -o train_img.safetensors\n"
         "  semalign encode --encoder all-minilm-l6-v2 --manifest data/manifest.csv "
-        "-o reports.safetensors --cache-dir ~/.cache/semalign/emb\n", _cmd_encode)
+        "-o reports.safetensors --cache-dir ~/.cache/semalign/emb\n"
+        "  # on a Ray cluster (4 actors, one GPU each when the cluster has GPUs):\n"
+        "  semalign encode --encoder torchvision-squeezenet1_1 --manifest data/manifest.csv \\\n"
+        "      -o img.safetensors --cache-dir /shared/cache --engine ray --workers 4 "
+        "--address auto\n", _cmd_encode)
     enc.add_argument("--encoder", required=True, help="registered encoder name")
     enc.add_argument("--option", action="append", metavar="KEY=VALUE",
                      help="encoder option (repeatable; values parsed as JSON when possible)")
@@ -54,3 +66,11 @@ def add_parser(sub: Any) -> None:
     enc.add_argument("--cache-dir", help="use and fill an embedding cache here")
     enc.add_argument("--batch-size", type=int)
     enc.add_argument("--quiet", action="store_true", help="no progress bar")
+    enc.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="where to encode: this process (default) or a Ray actor pool "
+                          "(needs --cache-dir; see docs/scale.md)")
+    enc.add_argument("--workers", type=int,
+                     help="Ray actors (default: one per GPU, else one per --threads CPUs)")
+    enc.add_argument("--address", help="Ray cluster to join (default: start a local Ray)")
+    enc.add_argument("--threads", type=int, default=1,
+                     help="torch threads (and CPUs reserved) per CPU actor (default 1)")

@@ -264,6 +264,23 @@ class ReportConfig(_Model):
     primary_metric: str | None = None
 
 
+class EngineConfig(_Model):
+    """Where encoding runs: this process, or a Ray actor pool (see docs/scale.md)."""
+
+    name: Literal["local", "ray"] = "local"
+    workers: int | None = Field(None, ge=1, description="Ray actors (default: one per GPU, "
+                                                        "else one per `threads` CPUs)")
+    address: str | None = Field(None, description="Ray cluster to join; default: the running "
+                                                  "Ray, else a new local one")
+    threads: int = Field(1, ge=1, description="torch threads per CPU actor")
+
+    @model_validator(mode="after")
+    def _local_has_no_cluster(self) -> EngineConfig:
+        if self.name == "local" and (self.workers not in (None, 1) or self.address):
+            raise ValueError("workers and address apply to engine 'ray'")
+        return self
+
+
 class ExperimentConfig(_Model):
     """A whole experiment (the file ``semalign run`` reads)."""
 
@@ -278,6 +295,7 @@ class ExperimentConfig(_Model):
     output_dir: str
     cache_dir: str | None = None
     batch_size: int | None = Field(None, ge=1)
+    engine: EngineConfig = EngineConfig()
     report: ReportConfig = ReportConfig()
     _base: str | None = PrivateAttr(None)
 

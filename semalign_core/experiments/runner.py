@@ -14,10 +14,12 @@ as mean and a t-interval of the mean; :mod:`semalign_core.experiments.report` wr
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +148,15 @@ def build_encoder(name: str, options: Mapping[str, Any], *,
         resolved = base(weights)
         if resolved.exists():
             opts["weights"] = str(resolved)
-    return get_encoder(name, **opts)
+    encoder = get_encoder(name, **opts)
+    with contextlib.suppress(TypeError):  # an unhashable encoder runs on the local engine
+        _BUILT[encoder] = (name, opts)
+    return encoder
+
+
+# How each encoder of a run was built: the Ray engine rebuilds it on every actor from these.
+_BUILT: weakref.WeakKeyDictionary[Encoder, tuple[str, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary())
 
 
 def seed_interval(values: Sequence[float], confidence: float = 0.95) -> ConfidenceInterval:
@@ -226,11 +236,23 @@ class ExperimentResult:
 # -- the run -----------------------------------------------------------------------------------
 def _encode(ctx_encoder: Encoder, manifest: Manifest, config: ExperimentConfig, cache_dir: Path,
             stats: dict[str, Any], label: str, progress: bool) -> Embeddings:
-    from ..encoding.cache import encode_cached
+    from ..encoding.engines import EngineSpec, encode_dataset
 
     items = manifest.items(ctx_encoder.modality)
-    emb = encode_cached(ctx_encoder, items, cache_dir, ids=manifest.ids,
-                        batch_size=config.batch_size, progress=progress)
+    engine = config.engine
+    built = None
+    if engine.name == "ray":
+        with contextlib.suppress(TypeError):
+            built = _BUILT.get(ctx_encoder)
+    if built is not None:
+        name, options = built
+        spec = EngineSpec("ray", workers=engine.workers, address=engine.address,
+                          threads=engine.threads)
+        emb = encode_dataset(name, items, cache_dir, options=options, ids=manifest.ids,
+                             engine=spec, batch_size=config.batch_size, progress=progress)
+    else:
+        emb = encode_dataset(ctx_encoder, items, cache_dir, ids=manifest.ids,
+                             batch_size=config.batch_size, progress=progress)
     stats[label] = emb.metadata["cache"]
     if len(emb) != len(manifest):
         raise InvalidInputError(f"{len(manifest) - len(emb)} {label} item(s) could not be "
