@@ -166,9 +166,9 @@ def run(F: dict[str, np.ndarray], alphas: list[float], ns: list[int], repeats: i
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")  # alpha=0 with n <= d warns by design
                         t = Translator("affine", solver_params={"alpha": a}).fit(img[anchors], Y)
-                    Z = t.transform(img[test], normalized=True).astype(np.float64)
-                    T = t.preprocess_target(test_targets).astype(np.float64)
-                    P = t.preprocess_target(class_means).astype(np.float64)
+                    Z = t.transform(img[test], space="normalized").astype(np.float64)
+                    T = t.transform_target(test_targets).astype(np.float64)
+                    P = t.transform_target(class_means).astype(np.float64)
                     Zu = Z / np.linalg.norm(Z, axis=1, keepdims=True)
                     Pu = P / np.linalg.norm(P, axis=1, keepdims=True)
                     cos = Zu @ Pu.T

@@ -10,7 +10,7 @@ from ._version import __version__
 from .align.anchors import AnchorSelector
 from .align.embeddings import Embeddings
 from .align.fingerprint import Fingerprint
-from .align.normalizers import Preprocessing
+from .align.normalizers import SpaceNormalizer
 from .align.relative import RelativeTranslator
 from .align.solvers import Solver
 from .align.translator import Translator
@@ -62,11 +62,11 @@ __all__ = [
     "MissingWeightsError",
     "NotFittedError",
     "PluginError",
-    "Preprocessing",
     "PromptSet",
     "RelativeTranslator",
     "SemalignError",
     "Solver",
+    "SpaceNormalizer",
     "StitchedClassifier",
     "TooFewAnchorsError",
     "Translator",
@@ -89,3 +89,15 @@ __all__ = [
     "reset_plugins",
     "unregister_plugin",
 ]
+
+
+
+def __getattr__(name: str) -> object:
+    # ``Preprocessing`` was SpaceNormalizer's name until it was confused with an encoder's input
+    # preprocessing; the old name keeps working, with a warning, for a while.
+    if name == "Preprocessing":
+        from ._deprecated import warn_renamed
+
+        warn_renamed("Preprocessing", "SpaceNormalizer")
+        return SpaceNormalizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -69,7 +69,7 @@ def test_run_end_to_end(tmp_path, capsys, components):
                      "target": {"name": "tiny-text", "options": {"dim": 32}}},
         "anchors": {"dataset": {"manifest": "manifest.csv", "split": "train"}, "count": 12,
                     "selector": {"name": "pick"}},
-        "translator": {"solver": "test-ridge", "target_preprocessing": "center"},
+        "translator": {"solver": "test-ridge", "target_norm": "center"},
         "task": {"kind": "zero-shot", "prompts": {"normal": "clear", "pneumonia": "opacity"}},
         "evaluation": {"dataset": {"manifest": "manifest.csv", "split": "test"},
                        "bootstrap": 20},
@@ -93,9 +93,17 @@ def test_encode_fit_zero_shot_evaluate_chain(tmp_path, capsys, components):
                  str(manifest), "-o", str(txt), "--quiet"]) == 0
     translator = tmp_path / "t.safetensors"
     assert main(["fit", "--source", str(img), "--target", str(txt), "--solver", "test-ridge",
-                 "--param", "alpha=1.0", "--target-preprocessing", "center",
+                 "--param", "alpha=1.0", "--target-norm", "center",
                  "--pairing", "intersection", "-o", str(translator)]) == 0
     assert "on 40 anchors" in capsys.readouterr().out  # the train items present in both
+    old_flags = tmp_path / "t_old.safetensors"  # the deprecated spelling still works
+    assert main(["fit", "--source", str(img), "--target", str(txt), "--solver", "test-ridge",
+                 "--param", "alpha=1.0", "--target-preprocessing", "center",
+                 "--pairing", "intersection", "-o", str(old_flags)]) == 0
+    assert "--target-preprocessing is deprecated; use --target-norm" in capsys.readouterr().err
+    from semalign_core import Translator
+
+    assert Translator.load(old_flags).target_norm_.steps == ("center",)
     test_img = tmp_path / "test_img.safetensors"
     assert main(["encode", "--encoder", "tiny-image", "--manifest", str(manifest), "--split",
                  "test", "-o", str(test_img), "--quiet"]) == 0
@@ -104,7 +112,7 @@ def test_encode_fit_zero_shot_evaluate_chain(tmp_path, capsys, components):
     predictions = tmp_path / "pred.csv"
     assert main(["zero-shot", "--translator", str(translator), "--images", str(test_img),
                  "--text-encoder", "tiny-text", "--option", "dim=32", "--prompts",
-                 str(prompts), "-o", str(predictions)]) == 0
+                 str(prompts), "--space", "centered", "-o", str(predictions)]) == 0
     header = predictions.read_text().splitlines()[0]
     assert header == "id,prediction,p_normal,p_pneumonia"
     capsys.readouterr()

@@ -50,7 +50,7 @@ def test_yaml_and_json_files(tmp_path):
     ({"seeds": [1, 1]}, "seeds"),
     ({"evaluation": {"dataset": {"manifest": "m", "builtin": "kermany", "path": "x"}}},
      "evaluation.dataset"),
-    ({"translator": {"target_preprocessing": "centre"}}, "translator.target_preprocessing"),
+    ({"translator": {"target_norm": "centre"}}, "translator.target_norm"),
     ({"evaluation": {"dataset": {"manifest": "m"}, "bootstrap": 0}}, "evaluation.bootstrap"),
 ])
 def test_errors_name_the_field(change, field):
@@ -113,7 +113,26 @@ def test_example_config_matches_the_recipe():
     assert cfg.task.prompts == PNEUMONIA_PROMPTS
     assert cfg.translator.solver == PNEUMONIA_RECIPE["solver"]
     assert cfg.translator.params == {"alpha": PNEUMONIA_RECIPE["alpha"]}
-    assert cfg.translator.target_preprocessing == PNEUMONIA_RECIPE["target_preprocessing"]
+    assert cfg.translator.target_norm == PNEUMONIA_RECIPE["target_norm"]
     assert cfg.anchors.texts.k == PNEUMONIA_RECIPE["k"]
     assert cfg.anchors.texts.holdout == PNEUMONIA_RECIPE["holdout"]
     assert cfg.anchors.selector.name == PNEUMONIA_RECIPE["selector"]
+
+
+def test_deprecated_keys_still_parse_with_a_warning():
+    """``source_preprocessing``/``target_preprocessing`` became ``source_norm``/``target_norm``
+    and ``space: target`` became ``space: normalized``."""
+    old = base_config(translator={"source_preprocessing": "l2+standard",
+                                  "target_preprocessing": "center"},
+                      task={"kind": "zero-shot", "prompts": {"a": "an a"}, "space": "target"})
+    with pytest.warns(DeprecationWarning) as caught:
+        cfg = parse_config(old)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "'source_norm'" in messages and "'target_norm'" in messages
+    assert "normalized" in messages
+    assert (cfg.translator.source_norm, cfg.translator.target_norm) == ("l2+standard", "center")
+    assert cfg.task.space == "normalized"
+    assert "source_preprocessing" not in cfg.to_dict()["translator"]
+    both = base_config(translator={"target_preprocessing": "center", "target_norm": "center"})
+    with pytest.raises(ConfigError, match="give .target_norm. only"):
+        parse_config(both)

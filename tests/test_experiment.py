@@ -139,8 +139,8 @@ def components(tiny, semalign_register_plugin):
 
 
 def _ridge():
-    return {"solver": "test-ridge", "params": {"alpha": 1.0}, "source_preprocessing": "standard",
-            "target_preprocessing": "center"}
+    return {"solver": "test-ridge", "params": {"alpha": 1.0}, "source_norm": "standard",
+            "target_norm": "center"}
 
 
 def test_zero_shot_run_writes_every_report_file(tmp_path, components):

@@ -30,8 +30,8 @@ def _pairs(n: int = 30):
 
 
 def _fit(src, tgt, **kw):
-    return Translator("test-lstsq", source_preprocessing="none",
-                      target_preprocessing="none").fit(src, tgt, **kw)
+    return Translator("test-lstsq", source_norm="none",
+                      target_norm="none").fit(src, tgt, **kw)
 
 
 def test_a_reversed_target_is_paired_by_id():

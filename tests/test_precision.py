@@ -82,8 +82,8 @@ def test_a_translator_refuses_vectors_of_another_precision(images):
 
     bf16 = _encoder("bfloat16").encode(images)
     exact = _encoder(False).encode(images)
-    translator = Translator("identity", source_preprocessing="none",
-                            target_preprocessing="none")
+    translator = Translator("identity", source_norm="none",
+                            target_norm="none")
     translator.fit(bf16, Embeddings(bf16.vectors, bf16.ids))
     translator.transform(bf16)
     with pytest.raises(EncoderMismatchError, match="float32"):

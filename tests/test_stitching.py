@@ -80,6 +80,19 @@ def test_stitched_head_is_perfect_on_a_rotated_space(world):
     np.testing.assert_allclose(clf.transform(world["X_test"]), world["Y_test"], atol=1e-3)
 
 
+def test_space_chooses_where_the_head_is_applied(world):
+    t = world["translator"]
+    X = world["X_test"]
+    for space in ("raw", "normalized", "centered"):
+        clf = StitchedClassifier(t, world["head"], space=space)
+        np.testing.assert_array_equal(clf.transform(X), t.transform(X, space=space).vectors)
+    with pytest.warns(DeprecationWarning, match="space='normalized'"):
+        old = StitchedClassifier(t, world["head"], normalized=True)
+    assert old.space == "normalized"
+    with pytest.raises(InvalidInputError, match="space must be one of"):
+        StitchedClassifier(t, world["head"], space="target")
+
+
 def test_batches_give_identical_results(world):
     whole = StitchedClassifier(world["translator"], world["head"])
     small = StitchedClassifier(world["translator"], world["head"], batch_size=11)

@@ -1,4 +1,4 @@
-"""Tests of the core Translator and Preprocessing (independent of the solver plugins: a small
+"""Tests of the core Translator and SpaceNormalizer (independent of the solver plugins: a small
 least-squares solver is registered here for the duration of each test)."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from semalign_core import (
     Fingerprint,
     InvalidInputError,
     NotFittedError,
-    Preprocessing,
     Solver,
+    SpaceNormalizer,
     Translator,
     hookimpl,
 )
@@ -85,7 +85,7 @@ def test_unfitted_translator_refuses_everything(tmp_path):
     t = Translator("test-lstsq")
     X = np.zeros((2, 3), np.float32)
     for action in (lambda: t.transform(X), lambda: next(t.iter_transform(X)),
-                   lambda: t.preprocess_target(X), lambda: t.preprocess_source(X),
+                   lambda: t.transform_target(X), lambda: t.normalize_source(X),
                    lambda: t.save(tmp_path / "t.safetensors")):
         with pytest.raises(NotFittedError, match="not fitted"):
             action()
@@ -101,7 +101,7 @@ def test_embeddings_from_another_encoder_are_refused():
         next(t.iter_transform(wrong_src))
     wrong_tgt = Embeddings(Y, [str(i) for i in range(len(Y))], fp("src", 4))
     with pytest.raises(EncoderMismatchError):
-        t.preprocess_target(wrong_tgt)
+        t.transform_target(wrong_tgt)
     # The right encoder, and bare arrays (no fingerprint to check), are accepted.
     right = Embeddings(X, [str(i) for i in range(len(X))], fp("src", 6))
     out = t.transform(right)
@@ -115,7 +115,7 @@ def test_wrong_dimension_is_refused():
     with pytest.raises(DimensionMismatchError, match="6-d source"):
         t.transform(X[:, :5])
     with pytest.raises(DimensionMismatchError, match="4-d target"):
-        t.preprocess_target(X)
+        t.transform_target(X)
     with pytest.raises(InvalidInputError, match="2-D"):
         t.transform(X[0])
 
@@ -126,8 +126,8 @@ def test_bad_fit_input():
         Translator("test-lstsq").fit(X, Y[:-1])
     with pytest.raises(InvalidInputError, match="NaN"):
         Translator("test-lstsq").fit(np.where(X > 1, np.nan, X), Y)
-    with pytest.raises(InvalidInputError, match="preprocessing step"):
-        Translator("test-lstsq", source_preprocessing="whiten").fit(X, Y)
+    with pytest.raises(InvalidInputError, match="normalisation step"):
+        Translator("test-lstsq", source_norm="whiten").fit(X, Y)
     with pytest.raises(InvalidInputError, match="solver_params"):
         Translator(LstsqSolver(), solver_params={"tag": "y"}).fit(X, Y)
     with pytest.raises(InvalidInputError, match="solver must be"):
@@ -175,26 +175,109 @@ def test_bad_batch_size(batch_size):
 
 
 @pytest.mark.parametrize("chain", CHAINS)
-def test_normalized_output_matches_preprocess_target(chain):
-    t, _X, Y, rng = fitted(target_preprocessing=chain)
+def test_normalized_output_matches_transform_target(chain):
+    t, _X, Y, rng = fitted(target_norm=chain)
     X_new = rng.normal(size=(20, 6)).astype(np.float32)
     raw = t.transform(X_new)
-    np.testing.assert_allclose(t.transform(X_new, normalized=True), t.preprocess_target(raw),
+    np.testing.assert_allclose(t.transform(X_new, space="normalized"), t.transform_target(raw),
                                rtol=1e-4, atol=1e-5)
-    # And the anchors' own targets, preprocessed, sit where the normalised output says.
-    np.testing.assert_allclose(t.preprocess_target(Y),
-                               Preprocessing(chain).fit(Y).transform(Y).astype(np.float32),
+    # And the anchors' own targets, normalised, sit where the normalised output says.
+    np.testing.assert_allclose(t.transform_target(Y),
+                               SpaceNormalizer(chain).fit(Y).transform(Y).astype(np.float32),
                                rtol=1e-5, atol=1e-6)
 
 
-def test_preprocess_source_is_what_the_solver_saw():
-    t, X, _, _ = fitted(source_preprocessing="center+l2")
-    np.testing.assert_allclose(np.linalg.norm(t.preprocess_source(X), axis=1), 1.0, rtol=1e-5)
+def test_normalize_source_is_what_the_solver_saw():
+    t, X, _, _ = fitted(source_norm="center+l2")
+    np.testing.assert_allclose(np.linalg.norm(t.normalize_source(X), axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("chain", CHAINS)
+def test_centered_space_is_raw_minus_the_target_anchor_mean(chain):
+    t, _X, Y, rng = fitted(target_norm=chain)
+    X_new = rng.normal(size=(20, 6)).astype(np.float32)
+    mean = Y.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(t.transform(X_new, space="centered"), t.transform(X_new) - mean,
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(t.transform_target(Y, space="centered"), Y - mean, atol=1e-5)
+    np.testing.assert_allclose(t.transform_target(Y, space="raw"), Y)
+    # the anchors' centred targets average to zero, whatever the target normaliser
+    np.testing.assert_allclose(t.transform_target(Y, space="centered").mean(axis=0), 0,
+                               atol=1e-4)
+
+
+def test_unknown_space_is_refused():
+    t, X, Y, _ = fitted()
+    for call in (lambda: t.transform(X, space="target"),
+                 lambda: t.transform_target(Y, space="preprocessed"),
+                 lambda: next(t.iter_transform(X, space=None))):
+        with pytest.raises(InvalidInputError, match="space must be one of"):
+            call()
+
+
+def test_deprecated_spellings_warn_and_still_work(tmp_path):
+    with pytest.warns(DeprecationWarning) as caught:
+        old = Translator("test-lstsq", source_preprocessing="center+l2",
+                         target_preprocessing="center")
+    assert ["source_preprocessing" in str(w.message) for w in caught] == [True, False]
+    assert all(w.filename == __file__ for w in caught)  # points at the caller
+    assert (old.source_norm, old.target_norm) == ("center+l2", "center")
+    new, X, Y, _ = fitted(source_norm="center+l2", target_norm="center")
+    old.fit(X, Y)
+    with pytest.warns(DeprecationWarning, match="space='normalized'"):
+        np.testing.assert_array_equal(old.transform(X, normalized=True),
+                                      new.transform(X, space="normalized"))
+    with pytest.warns(DeprecationWarning, match="space='normalized'"):
+        np.testing.assert_array_equal(next(old.iter_transform(X, normalized=False)),
+                                      new.transform(X))
+    with pytest.warns(DeprecationWarning, match="transform_target"):
+        np.testing.assert_array_equal(old.preprocess_target(Y), new.transform_target(Y))
+    with pytest.warns(DeprecationWarning, match="normalize_source"):
+        np.testing.assert_array_equal(old.preprocess_source(X), new.normalize_source(X))
+    for name, value in [("source_preprocessing", "center+l2"), ("target_preprocessing", "center"),
+                        ("source_preprocessing_", old.source_norm_),
+                        ("target_preprocessing_", old.target_norm_)]:
+        with pytest.warns(DeprecationWarning, match=name):
+            assert getattr(old, name) is value or getattr(old, name) == value
+    import semalign_core
+    from semalign_core.align import normalizers
+
+    for module in (semalign_core, semalign_core.align, normalizers):
+        with pytest.warns(DeprecationWarning, match="SpaceNormalizer"):
+            assert module.Preprocessing is SpaceNormalizer
+    with pytest.raises(TypeError, match="source_norm= only"):
+        Translator("test-lstsq", source_norm="center", source_preprocessing="l2")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        Translator("test-lstsq", target_normalisation="center")
+
+
+def test_reads_files_from_before_the_rename(tmp_path):
+    """Format version 2 files: header "<side>_preprocessing", no target mean."""
+    for chain, centred in [("standard", True), ("l2+center", False)]:
+        t, X, _, _ = fitted(source_norm="center+l2", target_norm=chain)
+        arrays, doc = read_arrays(t.save(tmp_path / "new.st"), format="semalign.translator",
+                                  max_version=3)
+        arrays.pop("target_mean")
+        doc = {("source_preprocessing" if k == "source_norm" else
+                "target_preprocessing" if k == "target_norm" else k): v for k, v in doc.items()}
+        doc.pop("format")
+        doc.pop("format_version")
+        v2 = write_arrays(tmp_path / "v2.st", arrays, format="semalign.translator", version=2,
+                          header=doc)
+        old = Translator.load(v2)
+        assert old.target_norm_.steps == tuple(chain.split("+"))
+        np.testing.assert_array_equal(old.transform(X), t.transform(X))
+        if centred:  # the first step's mean is the anchors' mean
+            np.testing.assert_allclose(old.transform(X, space="centered"),
+                                       t.transform(X, space="centered"), atol=1e-5)
+        else:
+            with pytest.raises(InvalidInputError, match="refit"):
+                old.transform(X, space="centered")
 
 
 # -- persistence -----------------------------------------------------------------------------------
 def test_save_load_round_trip_and_header(tmp_path):
-    t, _, _, rng = fitted(source_preprocessing="center+l2", target_preprocessing="standard")
+    t, _, _, rng = fitted(source_norm="center+l2", target_norm="standard")
     path = t.save(tmp_path / "sub" / "t.safetensors")
     loaded = Translator.load(path)
     X_new = rng.normal(size=(9, 6)).astype(np.float32)
@@ -202,8 +285,8 @@ def test_save_load_round_trip_and_header(tmp_path):
     assert loaded.source_fingerprint_ == fp("src", 6)
     assert loaded.target_fingerprint_ == fp("tgt", 4)
     assert loaded.solver_.note_ == "fitted" and loaded.n_anchors_ == 40
-    _, doc = read_arrays(path, format="semalign.translator", max_version=2)
-    assert doc["format_version"] == 2
+    _, doc = read_arrays(path, format="semalign.translator", max_version=3)
+    assert doc["format_version"] == 3
     assert doc["solver"]["name"] == "test-lstsq" and doc["solver"]["params"] == {"tag": "x"}
     assert (doc["source_dim"], doc["target_dim"], doc["n_anchors"]) == (6, 4, 40)
     assert doc["source_fingerprint"]["encoder"] == "src"
@@ -214,7 +297,7 @@ def test_save_load_round_trip_and_header(tmp_path):
 
 
 def _rewrite(path: Path, out: Path, *, drop: str | None = None, **header_changes) -> Path:
-    arrays, doc = read_arrays(path, format="semalign.translator", max_version=2)
+    arrays, doc = read_arrays(path, format="semalign.translator", max_version=3)
     arrays = {k: v for k, v in arrays.items() if k != drop}
     doc.update(header_changes)
     fmt, version = doc.pop("format"), doc.pop("format_version")
@@ -234,7 +317,7 @@ def test_corrupt_files_raise_corrupt_file_error(tmp_path):
         "garbage": garbage,
         "another format": emb,
         "missing solver array": _rewrite(good, tmp_path / "a.st", drop="solver.coef_"),
-        "missing preprocessing array": _rewrite(good, tmp_path / "b.st", drop="source.0.scale"),
+        "missing normaliser array": _rewrite(good, tmp_path / "b.st", drop="source.0.scale"),
         "missing header key": _rewrite(good, tmp_path / "c.st", target_dim=None),
         "wrong dims in header": _rewrite(good, tmp_path / "d.st", target_dim=7),
         "newer format": _rewrite(good, tmp_path / "e.st", format_version=99),
@@ -292,7 +375,7 @@ def anchor_sets(draw):
 @given(anchors=anchor_sets(), chain=st.sampled_from([c for c in CHAINS if "l2" not in c]))
 def test_preprocessing_inverse_is_exact_without_l2(anchors, chain):
     A, rng = anchors
-    pre = Preprocessing(chain).fit(A)
+    pre = SpaceNormalizer(chain).fit(A)
     x = rng.normal(size=(10, A.shape[1])) * 7
     np.testing.assert_allclose(pre.inverse_transform(pre.transform(x)), x, rtol=1e-10,
                                atol=1e-10)
@@ -305,12 +388,12 @@ def test_preprocessing_inverse_with_l2(anchors, chain):
     # (1) inverse is a right inverse on the normalised space: T(T^-1(T(x))) == T(x) for any x;
     # (2) T^-1(T(x)) == x exactly for x whose norm entering the l2 step is the mean anchor norm.
     A, rng = anchors
-    pre = Preprocessing(chain).fit(A)
+    pre = SpaceNormalizer(chain).fit(A)
     x = rng.normal(size=(10, A.shape[1])) * 7
     z = pre.transform(x)
     np.testing.assert_allclose(pre.transform(pre.inverse_transform(z)), z, rtol=1e-9, atol=1e-9)
     k = pre.steps.index("l2")
-    before = Preprocessing(pre.steps[:k])
+    before = SpaceNormalizer(pre.steps[:k])
     before.params_ = pre.params_[:k]
     u = rng.normal(size=(10, A.shape[1]))
     u *= pre.params_[k]["norm"] / np.linalg.norm(u, axis=1, keepdims=True)
@@ -321,21 +404,21 @@ def test_preprocessing_inverse_with_l2(anchors, chain):
 
 def test_standard_scaling_keeps_constant_dimensions_finite():
     A = np.column_stack([np.arange(5.0), np.full(5, 2.0)])
-    pre = Preprocessing("standard").fit(A)
+    pre = SpaceNormalizer("standard").fit(A)
     np.testing.assert_array_equal(pre.params_[0]["scale"], [np.std(np.arange(5.0)), 1.0])
     assert np.isfinite(pre.transform(A)).all()
 
 
 def test_l2_on_all_zero_anchors_is_refused():
     with pytest.raises(InvalidInputError, match="all zero at the l2 step"):
-        Preprocessing("center+l2").fit(np.ones((4, 3)))
+        SpaceNormalizer("center+l2").fit(np.ones((4, 3)))
 
 
 def test_preprocessing_refuses_use_before_fit_and_unknown_steps():
     with pytest.raises(NotFittedError):
-        Preprocessing("center").transform(np.zeros((1, 2)))
-    with pytest.raises(InvalidInputError, match="unknown preprocessing step"):
-        Preprocessing("center+pca")
+        SpaceNormalizer("center").transform(np.zeros((1, 2)))
+    with pytest.raises(InvalidInputError, match="unknown normalisation step"):
+        SpaceNormalizer("center+pca")
 
 
 # -- the ready-made identity (docs/biovil.md: encoders that already share one space) -----------
@@ -345,8 +428,9 @@ def test_identity_translator_needs_no_fit_and_maps_x_to_x(tmp_path):
     t = Translator.identity(5)
     assert t.is_fitted and t.n_anchors_ == 0
     np.testing.assert_array_equal(t.transform(X), X)
-    np.testing.assert_array_equal(t.transform(X, normalized=True), X)
-    np.testing.assert_array_equal(t.preprocess_target(X), X)
+    np.testing.assert_array_equal(t.transform(X, space="normalized"), X)
+    np.testing.assert_array_equal(t.transform_target(X), X)
+    np.testing.assert_array_equal(t.transform(X, space="centered"), X)  # no anchors to centre on
     loaded = Translator.load(t.save(tmp_path / "identity.safetensors"))
     np.testing.assert_array_equal(loaded.transform(X), X)
     with pytest.raises(DimensionMismatchError, match="5-d source"):
@@ -383,32 +467,30 @@ class LinearLstsqSolver(LstsqSolver):
         return self.coef_[:-1], self.coef_[-1]
 
 
-def _step_by_step(t: Translator, X: np.ndarray, normalized: bool) -> np.ndarray:
+def _step_by_step(t: Translator, X: np.ndarray, space: str) -> np.ndarray:
     """The float64 reference: every step applied in turn (the non-folded path; float32 out)."""
-    return np.concatenate(list(t._iter_float64(X, 64, normalized))).astype(np.float64)
+    return np.concatenate(list(t._iter_float64(X, 64, space))).astype(np.float64)
 
 
 @PROPS
 @given(seed=st.integers(0, 2**32 - 1), src=st.sampled_from(CHAINS),
-       tgt=st.sampled_from(CHAINS), normalized=st.booleans(),
+       tgt=st.sampled_from(CHAINS), space=st.sampled_from(["raw", "normalized", "centered"]),
        dx=st.integers(1, 12), dy=st.integers(1, 12), offset=st.floats(-5, 5))
-def test_folded_float32_map_matches_the_float64_steps(seed, src, tgt, normalized, dx, dy,
-                                                      offset):
+def test_folded_float32_map_matches_the_float64_steps(seed, src, tgt, space, dx, dy, offset):
     rng = np.random.default_rng(seed)
     X = (rng.normal(size=(60, dx)) * rng.uniform(0.5, 2, size=dx) + offset).astype(np.float32)
     Y = (X @ rng.normal(size=(dx, dy)) + offset + rng.normal(size=(60, dy))).astype(np.float32)
-    t = Translator(LinearLstsqSolver(), source_preprocessing=src,
-                   target_preprocessing=tgt).fit(X, Y)
-    assert t.folded(normalized=normalized) is not None
+    t = Translator(LinearLstsqSolver(), source_norm=src, target_norm=tgt).fit(X, Y)
+    assert t.folded(space=space) is not None
     Xq = (rng.normal(size=(30, dx)) + offset).astype(np.float32)
-    got = t.transform(Xq, normalized=normalized).astype(np.float64)
-    ref = _step_by_step(t, Xq, normalized)
+    got = t.transform(Xq, space=space).astype(np.float64)
+    ref = _step_by_step(t, Xq, space)
     # norm-wise relative error of the batch (a single row near the origin can lose more digits
     # to float32 cancellation of x W' against b', as any float32 evaluation would)
     assert np.linalg.norm(got - ref) <= 1e-5 * np.linalg.norm(ref)
     scale = max(np.abs(ref).max(), 1e-30)
     # the chunked iterator agrees with transform (BLAS may round another chunking differently)
-    chunks = np.concatenate(list(t.iter_transform(Xq, batch_size=7, normalized=normalized)))
+    chunks = np.concatenate(list(t.iter_transform(Xq, batch_size=7, space=space)))
     np.testing.assert_allclose(chunks, got, rtol=1e-6, atol=1e-6 * scale)
 
 
@@ -418,9 +500,9 @@ def test_standard_translator_folds_into_one_affine_map():
     plan = t.folded()
     assert plan.is_affine  # standard -> affine -> inverse standard is one x W' + b'
     A = plan.affine64(X.shape[1])
-    ref = _step_by_step(t, X.astype(np.float64), False)
+    ref = _step_by_step(t, X.astype(np.float64), "raw")
     np.testing.assert_allclose(X.astype(np.float64) @ A.A + A.b, ref, rtol=1e-6, atol=1e-6)
-    assert not Translator(LinearLstsqSolver(), target_preprocessing="center+l2").fit(
+    assert not Translator(LinearLstsqSolver(), target_norm="center+l2").fit(
         X, Y).folded().is_affine
     assert Translator("test-lstsq").fit(X, Y).folded() is None  # no linear form: float64 path
 

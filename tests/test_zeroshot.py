@@ -365,11 +365,11 @@ def test_known_answer_is_perfect(world):
     assert list(clf.classes_) == list(CLASSES)
 
 
-def test_scores_are_cosines_in_the_target_preprocessed_space(world):
+def test_scores_are_cosines_in_the_chosen_space(world):
     t, text, ps = world["translator"], world["text"], world["prompts"]
-    clf = ZeroShotClassifier(t, text, ps, device="cpu")
-    Z = _unit(t.transform(world["images"].vectors, normalized=True).astype(np.float64))
-    P = t.preprocess_target(ps.embed(text)).astype(np.float64)
+    clf = ZeroShotClassifier(t, text, ps, space="normalized", device="cpu")
+    Z = _unit(t.transform(world["images"].vectors, space="normalized").astype(np.float64))
+    P = t.transform_target(ps.embed(text)).astype(np.float64)
     C = np.stack([ensemble_embedding(P[[ps.texts().index(p) for p in ps.prompts[c]]])
                   for c in ps.classes])
     expected = Z @ C.T
@@ -377,7 +377,7 @@ def test_scores_are_cosines_in_the_target_preprocessed_space(world):
     logits = expected / 0.05
     soft = np.exp(logits - logits.max(1, keepdims=True))
     soft /= soft.sum(1, keepdims=True)
-    proba = ZeroShotClassifier(t, text, ps, temperature=0.05,
+    proba = ZeroShotClassifier(t, text, ps, temperature=0.05, space="normalized",
                                device="cpu").predict_proba(world["images"])
     np.testing.assert_allclose(proba, soft, atol=1e-5)
     # raw space: translated into the text encoder's own space, prompts not preprocessed
@@ -385,6 +385,19 @@ def test_scores_are_cosines_in_the_target_preprocessed_space(world):
     Zr = _unit(t.transform(world["images"].vectors).astype(np.float64))
     Cr = ps.class_embeddings(text).astype(np.float64)
     np.testing.assert_allclose(raw.decision_scores(world["images"]), Zr @ Cr.T, atol=1e-5)
+    # centred space: both sides minus the target anchors' mean, whatever the target normaliser
+    centred = ZeroShotClassifier(t, text, ps, space="centered", device="cpu")
+    Zc = _unit(t.transform(world["images"].vectors).astype(np.float64) - t.target_mean_)
+    Pc = ps.embed(text).astype(np.float64) - t.target_mean_
+    Cc = ps.class_embeddings(Pc).astype(np.float64)
+    np.testing.assert_allclose(centred.decision_scores(world["images"]), Zc @ Cc.T, atol=1e-5)
+    with pytest.warns(DeprecationWarning, match="space='normalized'"):
+        old = ZeroShotClassifier(t, text, ps, space="target", device="cpu")
+    assert old.space == "normalized"
+    np.testing.assert_array_equal(old.decision_scores(world["images"]),
+                                  clf.decision_scores(world["images"]))
+    with pytest.raises(InvalidInputError, match="space must be one of"):
+        ZeroShotClassifier(t, text, ps, space="preprocessed", device="cpu")
 
 
 def test_streams_in_batches_with_identical_results(world, monkeypatch):
@@ -423,10 +436,10 @@ def test_precomputed_prompt_and_class_embeddings(world):
     one_each = Embeddings(prompt_emb.vectors[[ps.texts().index(ps.prompts[c][0])
                                               for c in ps.classes]], ps.classes,
                           text.fingerprint)
-    per_class = ZeroShotClassifier(t, one_each, device="cpu")
+    per_class = ZeroShotClassifier(t, one_each, space="normalized", device="cpu")
     assert list(per_class.classes_) == list(ps.classes)
-    Z = _unit(t.transform(world["images"].vectors, normalized=True).astype(np.float64))
-    C = _unit(t.preprocess_target(one_each.vectors).astype(np.float64))
+    Z = _unit(t.transform(world["images"].vectors, space="normalized").astype(np.float64))
+    C = _unit(t.transform_target(one_each.vectors).astype(np.float64))
     np.testing.assert_allclose(per_class.decision_scores(world["images"]), Z @ C.T, atol=1e-5)
     with pytest.raises(InvalidInputError, match="prompts are required"):
         ZeroShotClassifier(t, text)
@@ -439,7 +452,7 @@ def test_rebuilds_class_embeddings_when_the_translator_is_refitted(world):
     t = Translator(LstsqSolver()).fit(X, Y)
     clf = ZeroShotClassifier(t, world["text"], world["prompts"], device="cpu")
     before = clf.decision_scores(X[:5])
-    t.fit(X, Y + 3.0)  # moves the target preprocessing (mean)
+    t.fit(X, Y + 3.0)  # moves the target normaliser (mean)
     fresh = ZeroShotClassifier(t, world["text"], world["prompts"], device="cpu")
     np.testing.assert_allclose(clf.decision_scores(X[:5]), fresh.decision_scores(X[:5]))
     assert not np.allclose(before, fresh.decision_scores(X[:5]))
@@ -450,8 +463,8 @@ def _multilabel_classifier() -> tuple[ZeroShotClassifier, PromptSet, HashedBowEn
     ps = PromptSet.from_templates(["edema", "effusion", "pneumothorax"], "{} is present",
                                   negative_templates="no {}")
     emb = ps.embed(text)
-    t = Translator("identity", source_preprocessing="none",
-                   target_preprocessing="none").fit(emb, emb)
+    t = Translator("identity", source_norm="none",
+                   target_norm="none").fit(emb, emb)
     return ZeroShotClassifier(t, text, ps, device="cpu"), ps, text
 
 
@@ -616,8 +629,8 @@ def shifted() -> dict:
     so argmax misclassifies many normal images while the ranking stays perfect."""
     fp = Fingerprint("test-text", "toy", "none", 2)
     classes = Embeddings(np.eye(2, dtype=np.float32), ["normal", "pneumonia"], fp)
-    t = Translator("identity", source_preprocessing="none",
-                   target_preprocessing="none").fit(np.eye(2), np.eye(2))
+    t = Translator("identity", source_norm="none",
+                   target_norm="none").fit(np.eye(2), np.eye(2))
     rng = np.random.default_rng(4)
     # angle in the first quadrant: score difference sin - cos > 0 means 'pneumonia';
     # normal images cluster at 52 degrees (past the 45-degree argmax boundary), pneumonia at 80
@@ -691,8 +704,8 @@ def test_gmm_calibration_error_paths(shifted, world):
 
 def test_refitting_the_translator_invalidates_the_calibration(shifted):
     C, X = shifted["classes"], shifted["X"]
-    t = Translator("identity", source_preprocessing="none",
-                   target_preprocessing="none").fit(np.eye(2), np.eye(2))
+    t = Translator("identity", source_norm="none",
+                   target_norm="none").fit(np.eye(2), np.eye(2))
     clf = ZeroShotClassifier(t, C, device="cpu", calibration="gmm").fit_calibration(X)
     clf.predict(X)
     t.fit(np.eye(2), np.eye(2))
@@ -711,11 +724,12 @@ class LinearLstsq(LstsqSolver):
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 14])
-@pytest.mark.parametrize("src,tgt,space", [("standard", "standard", "target"),
-                                           ("center", "center+l2", "target"),
-                                           ("standard", "standard+l2", "target"),
+@pytest.mark.parametrize("src,tgt,space", [("standard", "standard", "normalized"),
+                                           ("center", "center+l2", "normalized"),
+                                           ("standard", "standard+l2", "normalized"),
                                            ("none", "standard", "raw"),
-                                           ("l2", "standard", "target")])
+                                           ("standard", "standard", "centered"),
+                                           ("l2", "standard", "normalized")])
 def test_folded_predictions_equal_the_general_path(n_classes, src, tgt, space):
     rng = np.random.default_rng(n_classes)
     C = rng.normal(size=(n_classes, 20))
@@ -723,7 +737,7 @@ def test_folded_predictions_equal_the_general_path(n_classes, src, tgt, space):
     Y = C[y] + 0.6 * rng.normal(size=(800, 20)) + 2.0
     X = (Y @ rng.normal(size=(20, 30)) + 0.3 * rng.normal(size=(800, 30))).astype(np.float32)
     names = [f"c{i}" for i in range(n_classes)]
-    t = Translator(LinearLstsq(), source_preprocessing=src, target_preprocessing=tgt).fit(
+    t = Translator(LinearLstsq(), source_norm=src, target_norm=tgt).fit(
         X[:400], Y[:400].astype(np.float32))
     clf = ZeroShotClassifier(t, Embeddings(C.astype(np.float32) + 2.0, names), device="cpu",
                              space=space)

@@ -1,6 +1,6 @@
 """Folding a fitted translator into a few float32 operations.
 
-Every preprocessing step is affine (``center``, ``standard``) or a per-row scaling (``l2``), and
+Every space-normaliser step is affine (``center``, ``standard``) or a per-row scaling (``l2``), and
 the closed-form solvers are affine, so a fitted translator is a short chain of
 
 ``Affine(A, b)``   ``x -> x A + b`` (``A`` a full matrix, or a vector for a diagonal scaling)
@@ -23,7 +23,7 @@ import numpy as np
 from ..validation import check_matrix
 
 if TYPE_CHECKING:
-    from .normalizers import Preprocessing
+    from .normalizers import SpaceNormalizer
     from .solvers import Solver
 
 __all__ = ["FOLDED_CHUNK", "Affine", "Plan", "RowScale", "build_plan", "compose"]
@@ -153,15 +153,16 @@ class Plan:
                        for op in self._ops32[i + 1:])
 
 
-def build_plan(source: Preprocessing, solver: Solver, target: Preprocessing, *,
-               normalized: bool) -> Plan | None:
+def build_plan(source: SpaceNormalizer, solver: Solver, target: SpaceNormalizer, *,
+               space: str, origin: np.ndarray | None = None) -> Plan | None:
     """Fold ``source`` steps -> ``solver`` -> target side into a :class:`Plan` (``None`` when the
     solver has no :meth:`~semalign_core.Solver.linear_map`).
 
-    ``normalized=False`` ends with the inverse target steps (the target encoder's raw space).
-    ``normalized=True`` ends in the target's preprocessed space: nothing more when the target
-    chain is exactly invertible, and inverse-then-forward when it has an ``l2`` step (the
-    projection onto the normalised space's image that the float64 path applies too).
+    ``space="raw"`` ends with the inverse target steps (the target encoder's raw space), and
+    ``"centered"`` then subtracts ``origin`` (the target anchors' mean). ``"normalized"`` ends in
+    the target's normalised space: nothing more when the target chain is exactly invertible,
+    and inverse-then-forward when it has an ``l2`` step (the projection onto the normalised
+    space's image that the float64 path applies too).
     """
     linear = solver.linear_map()
     if linear is None:
@@ -169,8 +170,11 @@ def build_plan(source: Preprocessing, solver: Solver, target: Preprocessing, *,
     W, b = linear
     ops: list[Op] = [*source.ops(),
                      Affine(np.asarray(W, np.float64), np.asarray(b, np.float64))]
-    if not normalized:
+    if space != "normalized":
         ops += target.ops(inverse=True)
+        if space == "centered":
+            assert origin is not None
+            ops.append(Affine(np.ones(len(origin)), -np.asarray(origin, np.float64)))
     elif "l2" in target.steps:
         ops += target.ops(inverse=True) + target.ops()
     return Plan(ops)

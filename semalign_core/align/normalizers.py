@@ -1,4 +1,7 @@
-"""Per-side preprocessing of a translator, fitted on the anchors only.
+"""Per-side space normalisation of a translator (:class:`SpaceNormalizer`), fitted on the anchors.
+
+Not to be confused with an encoder's *input* preprocessing (resize, crop, tokenise), which belongs
+to the encoder: a space normaliser acts on embeddings, after the encoder.
 
 Latent-space translation (Maiorca et al., 2023) standardises both spaces before fitting the map
 and undoes the target-side standardisation afterwards, so the output lives in the target
@@ -21,7 +24,7 @@ import numpy as np
 from ..errors import InvalidInputError, NotFittedError
 from .folding import Affine, Op, RowScale
 
-__all__ = ["STEPS", "Preprocessing", "parse_steps"]
+__all__ = ["STEPS", "SpaceNormalizer", "parse_steps"]
 
 STEPS = ("center", "standard", "l2")
 _PARAM_KEYS = {"center": ("mean",), "standard": ("mean", "scale"), "l2": ("norm",)}
@@ -29,7 +32,7 @@ _EPS = 1e-12
 
 
 def parse_steps(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """Normalise a preprocessing spec to a tuple of step names."""
+    """Normalise a normaliser spec (``"center+l2"``, a sequence, ``"none"``) to step names."""
     if spec is None or spec == "none":
         return ()
     if isinstance(spec, str):
@@ -38,12 +41,12 @@ def parse_steps(spec: str | Sequence[str] | None) -> tuple[str, ...]:
     for step in steps:
         if step not in STEPS:
             raise InvalidInputError(
-                f"unknown preprocessing step {step!r}; use any of {STEPS} (combine with '+', "
+                f"unknown normalisation step {step!r}; use any of {STEPS} (combine with '+', "
                 f"e.g. 'center+l2') or 'none'")
     return steps
 
 
-class Preprocessing:
+class SpaceNormalizer:
     """A fitted chain of :data:`STEPS`.
 
     Parameters
@@ -56,9 +59,9 @@ class Preprocessing:
         self.steps = parse_steps(steps)
 
     def __repr__(self) -> str:
-        return f"Preprocessing({'+'.join(self.steps) or 'none'!r})"
+        return f"SpaceNormalizer({'+'.join(self.steps) or 'none'!r})"
 
-    def fit(self, X: np.ndarray) -> Preprocessing:
+    def fit(self, X: np.ndarray) -> SpaceNormalizer:
         """Fit every step on float64 anchors ``X``, each on the previous step's output."""
         self.fit_transform(X)
         return self
@@ -84,7 +87,7 @@ class Preprocessing:
                 if params["norm"] <= _EPS:
                     # The inverse would map every vector to 0: refuse rather than collapse.
                     raise InvalidInputError(
-                        f"cannot fit '{'+'.join(self.steps)}' preprocessing: the anchors are all "
+                        f"cannot fit the '{'+'.join(self.steps)}' normaliser: the anchors are all "
                         f"zero at the l2 step (e.g. identical anchors after centring); use "
                         f"distinct anchors or drop 'l2'")
                 Z = Z / np.maximum(norms, _EPS)[:, None]
@@ -93,7 +96,7 @@ class Preprocessing:
 
     def _check(self) -> None:
         if not hasattr(self, "params_"):
-            raise NotFittedError("this Preprocessing is not fitted yet")
+            raise NotFittedError("this SpaceNormalizer is not fitted yet")
 
     @staticmethod
     def _forward(step: str, params: dict[str, np.ndarray], Z: np.ndarray) -> np.ndarray:
@@ -149,7 +152,7 @@ class Preprocessing:
 
     @classmethod
     def from_state(cls, steps: Sequence[str], arrays: dict[str, Any],
-                   prefix: str) -> Preprocessing:
+                   prefix: str) -> SpaceNormalizer:
         obj = cls(tuple(steps))
         obj.params_ = []
         for i, step in enumerate(obj.steps):
@@ -158,6 +161,18 @@ class Preprocessing:
                       for k, v in arrays.items() if k.startswith(head)}
             for key in _PARAM_KEYS[step]:  # a damaged file fails here, not on first use
                 if key not in params:
-                    raise KeyError(f"missing array {head}{key} for preprocessing step {step!r}")
+                    raise KeyError(f"missing array {head}{key} for normalisation step {step!r}")
             obj.params_.append(params)
         return obj
+
+
+
+def __getattr__(name: str) -> object:
+    # ``Preprocessing`` was SpaceNormalizer's name until it was confused with an encoder's input
+    # preprocessing; the old name keeps working, with a warning, for a while.
+    if name == "Preprocessing":
+        from .._deprecated import warn_renamed
+
+        warn_renamed("Preprocessing", "SpaceNormalizer")
+        return SpaceNormalizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

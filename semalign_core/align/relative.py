@@ -8,20 +8,21 @@ anchors: an item becomes the vector of its cosine similarities to the ``k`` anch
 Anchor ``i`` of the source side and anchor ``i`` of the target side mean the same thing, so the
 two relative spaces share their coordinates: a translated image and a text can be compared (zero
 shot), and a head trained on relative target vectors reads relative source vectors (stitching).
-Nothing is fitted but the per-side preprocessing (default: centring on the anchor mean, which
+Nothing is fitted but the per-side space normalisers (default: centring on the anchor mean, which
 removes the offset every embedding of one encoder shares and which dominates raw cosines).
 
 :class:`RelativeTranslator` is a :class:`~semalign_core.Translator` whose comparison space (its
-``normalized=True`` output and :meth:`~RelativeTranslator.preprocess_target`) is the relative
-space. It plugs into :class:`~semalign_core.ZeroShotClassifier` (``space="target"``) and
-:class:`~semalign_core.StitchedClassifier` (``normalized=True``). There is no raw target-space
-output: asking for one raises.
+``space="normalized"`` output and :meth:`~RelativeTranslator.transform_target`) is the relative
+space. It plugs into :class:`~semalign_core.ZeroShotClassifier` and
+:class:`~semalign_core.StitchedClassifier` with ``space="normalized"``. There is no raw or
+centred target-space output: asking for one raises.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(30, 5)); Y = X @ np.linalg.qr(rng.normal(size=(5, 5)))[0]
 >>> t = RelativeTranslator().fit(X[:20], Y[:20])
->>> bool(np.allclose(t.transform(X[20:], normalized=True), t.preprocess_target(Y[20:]), atol=1e-5))
+>>> Z = t.transform(X[20:], space="normalized")
+>>> bool(np.allclose(Z, t.transform_target(Y[20:]), atol=1e-5))
 True
 """
 
@@ -39,13 +40,15 @@ from ..fileio import read_arrays, write_arrays
 from ..validation import check_matrix, check_paired
 from .embeddings import Embeddings
 from .fingerprint import Fingerprint
-from .normalizers import Preprocessing, parse_steps
+from .normalizers import SpaceNormalizer, parse_steps
+from .spaces import check_space
 from .translator import DEFAULT_BATCH_SIZE, Translator
 
 __all__ = ["RelativeTranslator"]
 
 _FORMAT = "semalign.relative-translator"
-_VERSION = 1
+#: 2: normalisers stored as source_norm/target_norm (1: *_preprocessing, still read)
+_VERSION = 2
 _EPS = 1e-12
 
 
@@ -58,30 +61,32 @@ class RelativeTranslator(Translator):
 
     Parameters
     ----------
-    source_preprocessing, target_preprocessing : str or sequence of str
-        Per-side steps fitted on the anchors before the cosines (see
+    source_norm, target_norm : str or sequence of str
+        Per-side :class:`SpaceNormalizer` steps fitted on the anchors before the cosines (see
         :mod:`semalign_core.align.normalizers`); ``"none"`` is Moschella et al.'s plain cosine.
+        (Deprecated spellings: ``source_preprocessing``, ``target_preprocessing``.)
 
     Attributes
     ----------
     source_anchors_, target_anchors_ : ndarray of shape (k, d_x) / (k, d_y)
-        The preprocessed, unit-norm anchors.
+        The normalised, unit-norm anchors.
     output_dim : int
         ``k``, the dimension of the relative space.
     """
 
-    def __init__(self, *, source_preprocessing: str | Sequence[str] | None = "center",
-                 target_preprocessing: str | Sequence[str] | None = "center") -> None:
-        super().__init__("identity", source_preprocessing=source_preprocessing,
-                         target_preprocessing=target_preprocessing)
+    def __init__(self, *, source_norm: str | Sequence[str] | None = "center",
+                 target_norm: str | Sequence[str] | None = "center", **deprecated: Any) -> None:
+        given = {"source_norm": source_norm, "target_norm": target_norm}
+        self._take_deprecated_keywords(given, deprecated, default="center")
+        super().__init__("identity", **given)
 
     def __repr__(self) -> str:
         state = f"{self.n_anchors_} anchors" if self.is_fitted else "unfitted"
-        return (f"RelativeTranslator(source={self.source_preprocessing!r}, "
-                f"target={self.target_preprocessing!r}, {state})")
+        return (f"RelativeTranslator(source_norm={self.source_norm!r}, "
+                f"target_norm={self.target_norm!r}, {state})")
 
     def fit(self, source: Embeddings | Any, target: Embeddings | Any) -> RelativeTranslator:
-        """Keep the preprocessed anchor pairs: row ``i`` of ``source`` pairs with row ``i`` of
+        """Keep the normalised anchor pairs: row ``i`` of ``source`` pairs with row ``i`` of
         ``target``. Returns ``self``."""
         src_fp = source.fingerprint if isinstance(source, Embeddings) else None
         tgt_fp = target.fingerprint if isinstance(target, Embeddings) else None
@@ -91,17 +96,18 @@ class RelativeTranslator(Translator):
         if X.shape[0] < 2:
             raise TooFewAnchorsError(f"relative representations need at least 2 anchors, got "
                                      f"{X.shape[0]}")
-        source_pre = Preprocessing(parse_steps(self.source_preprocessing)).fit(X)
-        target_pre = Preprocessing(parse_steps(self.target_preprocessing)).fit(Y)
+        source_pre = SpaceNormalizer(parse_steps(self.source_norm)).fit(X)
+        target_pre = SpaceNormalizer(parse_steps(self.target_norm)).fit(Y)
         self._set_state(_unit(source_pre.transform(X)), _unit(target_pre.transform(Y)),
                         source_pre, target_pre, src_fp, tgt_fp)
         return self
 
-    def _set_state(self, A: np.ndarray, B: np.ndarray, source_pre: Preprocessing,
-                   target_pre: Preprocessing, src_fp: Fingerprint | None,
+    def _set_state(self, A: np.ndarray, B: np.ndarray, source_pre: SpaceNormalizer,
+                   target_pre: SpaceNormalizer, src_fp: Fingerprint | None,
                    tgt_fp: Fingerprint | None) -> None:
         self.source_anchors_, self.target_anchors_ = A, B
-        self.source_preprocessing_, self.target_preprocessing_ = source_pre, target_pre
+        self.source_norm_, self.target_norm_ = source_pre, target_pre
+        self.target_mean_ = None  # no raw target output, so no centred one either
         self.source_fingerprint_, self.target_fingerprint_ = src_fp, tgt_fp
         self.n_anchors_ = int(A.shape[0])
         self.source_dim_, self.target_dim_ = int(A.shape[1]), int(B.shape[1])
@@ -121,35 +127,41 @@ class RelativeTranslator(Translator):
         self._check_fitted()
         return self.n_anchors_
 
+    def folded(self, *, space: str = "raw") -> None:
+        """``None``: cosines to the anchors are not an affine map of the input; nothing folds."""
+        return None
+
     def _relative(self, data: Any, side: str) -> np.ndarray:
-        Z = getattr(self, f"{side}_preprocessing_").transform(self._check_side(data, side))
+        Z = getattr(self, f"{side}_norm_").transform(self._check_side(data, side))
         return (_unit(Z) @ getattr(self, f"{side}_anchors_").T).astype(np.float32)
 
     # -- translating -------------------------------------------------------------------------
     def iter_transform(self, source: Embeddings | Any, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                       normalized: bool = False) -> Iterator[np.ndarray]:
+                       space: str = "raw", normalized: bool | None = None
+                       ) -> Iterator[np.ndarray]:
         """Yield the relative representations of ``source`` (float32, ``k`` columns) in chunks.
 
         Raises
         ------
         InvalidInputError
-            ``normalized=False``: relative representations have no raw target-space output.
+            ``space`` other than ``"normalized"``: relative representations have no raw or
+            centred target-space output.
         """
         self._check_fitted()
-        if not normalized:
+        if check_space(self._space_from_normalized(space, normalized)) != "normalized":
             raise InvalidInputError(
-                "a RelativeTranslator maps into the relative space only (cosines to the "
-                "anchors), not into the target encoder's raw space; use normalized=True "
-                "(ZeroShotClassifier(space='target'), StitchedClassifier(normalized=True))")
+                f"a RelativeTranslator maps into the relative space only (cosines to the "
+                f"anchors), not into the target encoder's {space!r} space; use "
+                f"space='normalized' (also in ZeroShotClassifier and StitchedClassifier)")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
         array = self._check_header(source, "source")
         for start in range(0, array.shape[0], batch_size):
             yield self._relative(array[start:start + batch_size], "source")
 
-    def transform(self, source: Embeddings | Any, *, normalized: bool = False,
-                  batch_size: int = DEFAULT_BATCH_SIZE) -> Any:
-        """The relative representations of source embeddings (``normalized=True`` only).
+    def transform(self, source: Embeddings | Any, *, space: str = "raw",
+                  batch_size: int = DEFAULT_BATCH_SIZE, normalized: bool | None = None) -> Any:
+        """The relative representations of source embeddings (``space="normalized"`` only).
 
         Returns
         -------
@@ -157,31 +169,37 @@ class RelativeTranslator(Translator):
             Same kind as the input, shape (m, k).
         """
         n = self._check_header(source, "source").shape[0]
-        parts = list(self.iter_transform(source, batch_size=batch_size, normalized=normalized))
+        space = self._space_from_normalized(space, normalized)
+        parts = list(self.iter_transform(source, batch_size=batch_size, space=space))
         out = np.concatenate(parts) if parts else np.zeros((n, self.n_anchors_), np.float32)
         if isinstance(source, Embeddings):
             meta = {**source.metadata, "relative": {"anchors": self.n_anchors_}}
             return Embeddings(out, source.ids, None, meta)
         return out
 
-    def preprocess_target(self, target: Embeddings | Any) -> np.ndarray:
-        """The relative representations of target-space vectors (float32, ``k`` columns)."""
+    def transform_target(self, target: Embeddings | Any, *,
+                         space: str = "normalized") -> np.ndarray:
+        """The relative representations of target-space vectors (float32, ``k`` columns);
+        ``space="normalized"`` only."""
+        if check_space(space) != "normalized":
+            raise InvalidInputError(f"a RelativeTranslator has the relative space only "
+                                    f"(space='normalized'), not {space!r}")
         return self._relative(target, "target")
 
-    def preprocess_source(self, source: Embeddings | Any) -> np.ndarray:
+    def normalize_source(self, source: Embeddings | Any) -> np.ndarray:
         """The relative representations of source-space vectors (same as ``transform``)."""
         return self._relative(source, "source")
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the anchors and preprocessing to one checksummed safetensors file."""
+        """Write the anchors and normalisers to one checksummed safetensors file."""
         self._check_fitted()
         tensors = {"source_anchors": self.source_anchors_,
                    "target_anchors": self.target_anchors_,
-                   **self.source_preprocessing_.state("source"),
-                   **self.target_preprocessing_.state("target")}
-        header = {"source_preprocessing": list(self.source_preprocessing_.steps),
-                  "target_preprocessing": list(self.target_preprocessing_.steps),
+                   **self.source_norm_.state("source"),
+                   **self.target_norm_.state("target")}
+        header = {"source_norm": list(self.source_norm_.steps),
+                  "target_norm": list(self.target_norm_.steps),
                   "source_fingerprint": (self.source_fingerprint_.to_dict()
                                          if self.source_fingerprint_ else None),
                   "target_fingerprint": (self.target_fingerprint_.to_dict()
@@ -195,19 +213,20 @@ class RelativeTranslator(Translator):
         arrays, doc = read_arrays(path, format=_FORMAT, max_version=_VERSION,
                                   allow_unverified=allow_unverified)
         try:
-            obj = cls(source_preprocessing=doc["source_preprocessing"],
-                      target_preprocessing=doc["target_preprocessing"])
+            steps = {side: doc.get(f"{side}_norm", doc.get(f"{side}_preprocessing"))
+                     for side in ("source", "target")}  # version 1: *_preprocessing
+            if None in steps.values():
+                raise KeyError("source_norm/target_norm")
+            obj = cls(source_norm=steps["source"], target_norm=steps["target"])
             A = np.asarray(arrays["source_anchors"], np.float64)
             B = np.asarray(arrays["target_anchors"], np.float64)
             if A.ndim != 2 or B.ndim != 2 or A.shape[0] != B.shape[0]:
                 raise ValueError(f"anchor arrays of shapes {A.shape} and {B.shape}")
             fps = [Fingerprint.from_dict(doc[k]) if doc.get(k) else None
                    for k in ("source_fingerprint", "target_fingerprint")]
-            obj._set_state(A, B, Preprocessing.from_state(doc["source_preprocessing"], arrays,
-                                                          "source"),
-                           Preprocessing.from_state(doc["target_preprocessing"], arrays,
-                                                    "target"), *fps)
-            obj.transform(np.zeros((1, obj.source_dim_)), normalized=True)  # fail now, not later
+            obj._set_state(A, B, SpaceNormalizer.from_state(steps["source"], arrays, "source"),
+                           SpaceNormalizer.from_state(steps["target"], arrays, "target"), *fps)
+            obj.transform(np.zeros((1, obj.source_dim_)), space="normalized")  # fail now
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CorruptFileError(f"{path} is damaged or incomplete: {exc!r}") from exc
         return obj

@@ -1,4 +1,5 @@
-"""The :class:`Translator`: source preprocessing -> fitted map -> inverse target preprocessing."""
+"""The :class:`Translator`: source normaliser -> fitted map -> inverse target normaliser; where
+the output lives is one keyword, ``space`` (:data:`~.spaces.SPACES`)."""
 
 from __future__ import annotations
 
@@ -17,43 +18,49 @@ from ..errors import (
 )
 from ..fileio import read_arrays, write_arrays
 from ..validation import check_matrix, check_paired
+from ._translator_compat import DeprecatedTranslatorNames
 from .embeddings import Embeddings
 from .fingerprint import Fingerprint
 from .folding import Plan, build_plan
-from .normalizers import Preprocessing, parse_steps
+from .normalizers import SpaceNormalizer, parse_steps
 from .pairing import pair_by_id
 from .solvers import Solver
+from .spaces import SPACES, centered_origin, check_space
 
-__all__ = ["Translator", "check_fitted_translator"]
+__all__ = ["SPACES", "Translator", "check_fitted_translator"]
 
 _FORMAT = "semalign.translator"
-#: 2: checksummed (see semalign_core.fileio); 1: unchecked, read only with allow_unverified.
-_VERSION = 2
+#: 3: normalisers stored as source_norm/target_norm, plus the target anchors' mean (2: named
+#: *_preprocessing, still read); 2: checksummed; 1: unchecked, read only with allow_unverified.
+_VERSION = 3
 #: Rows translated per chunk: bounds the temporaries for any N; 8192 rows keep the matrix products
 #: large enough to run at full BLAS speed (used by the step-by-step float64 path).
 DEFAULT_BATCH_SIZE = 8192
 
 
-class Translator:
+class Translator(DeprecatedTranslatorNames):
     """Translate embeddings of a source encoder into a target encoder's space.
 
     Parameters
     ----------
     solver : str or Solver
         A registered solver name (built with ``solver_params``) or an unfitted solver object.
-    source_preprocessing, target_preprocessing : str or sequence of str
-        Steps fitted on the anchors of each side; see :mod:`semalign_core.align.normalizers`.
-        The default, standard scaling on both sides, is the reference formulation of latent-space
-        translation.
+    source_norm, target_norm : str or sequence of str
+        :class:`SpaceNormalizer` steps fitted on the anchors of each side (see
+        :mod:`semalign_core.align.normalizers`); standard scaling on both sides, the default, is
+        the reference formulation of latent-space translation. (Deprecated spellings:
+        ``source_preprocessing``, ``target_preprocessing``.)
     solver_params : mapping, optional
         Hyperparameters for a solver given by name.
 
     Attributes
     ----------
     solver_ : Solver
-        The fitted map (between the preprocessed spaces).
-    source_preprocessing_, target_preprocessing_ : Preprocessing
-        The fitted per-side preprocessing.
+        The fitted map (between the normalised spaces).
+    source_norm_, target_norm_ : SpaceNormalizer
+        The fitted per-side normalisers.
+    target_mean_ : numpy.ndarray or None
+        The target anchors' mean (float64), the origin of ``space="centered"``.
     source_fingerprint_, target_fingerprint_ : Fingerprint or None
         The encoders the anchors came from, when known.
     n_anchors_ : int
@@ -64,24 +71,26 @@ class Translator:
     >>> from semalign_core import Translator
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(50, 4)); Y = X @ rng.normal(size=(4, 3)) + 1.0
-    >>> t = Translator("identity", source_preprocessing="none", target_preprocessing="none")
+    >>> t = Translator("identity", source_norm="none", target_norm="none")
     >>> t.fit(X, X).transform(X[:2]).shape
     (2, 4)
     """
 
     def __init__(self, solver: str | Solver = "affine", *,
-                 source_preprocessing: str | Sequence[str] | None = "standard",
-                 target_preprocessing: str | Sequence[str] | None = "standard",
-                 solver_params: Mapping[str, Any] | None = None) -> None:
+                 source_norm: str | Sequence[str] | None = "standard",
+                 target_norm: str | Sequence[str] | None = "standard",
+                 solver_params: Mapping[str, Any] | None = None, **deprecated: Any) -> None:
+        given = {"source_norm": source_norm, "target_norm": target_norm}
+        self._take_deprecated_keywords(given, deprecated)
         self.solver = solver
-        self.source_preprocessing = source_preprocessing
-        self.target_preprocessing = target_preprocessing
+        self.source_norm = given["source_norm"]
+        self.target_norm = given["target_norm"]
         self.solver_params = solver_params
 
     def __repr__(self) -> str:
         state = f"fitted on {self.n_anchors_} anchors" if self.is_fitted else "unfitted"
-        return (f"Translator({self._solver_name()!r}, source={self.source_preprocessing!r}, "
-                f"target={self.target_preprocessing!r}, {state})")
+        return (f"Translator({self._solver_name()!r}, source_norm={self.source_norm!r}, "
+                f"target_norm={self.target_norm!r}, {state})")
 
     def _solver_name(self) -> str:
         return self.solver if isinstance(self.solver, str) else (
@@ -128,16 +137,17 @@ class Translator:
         X = check_matrix(source, "source", dtype=np.float64)
         Y = check_matrix(target, "target", dtype=np.float64)
         check_paired(X, Y, ("source", "target"))
-        source_pre = Preprocessing(parse_steps(self.source_preprocessing))
-        target_pre = Preprocessing(parse_steps(self.target_preprocessing))
+        source_norm = SpaceNormalizer(parse_steps(self.source_norm))
+        target_norm = SpaceNormalizer(parse_steps(self.target_norm))
         solver = self._build_solver()
         # fit_transform: fitting a step already computes its output; transforming the anchors
         # again would repeat every pass over them.
-        solver.fit(source_pre.fit_transform(X), target_pre.fit_transform(Y))
-        self._plans: dict[bool, Plan | None] = {}
+        solver.fit(source_norm.fit_transform(X), target_norm.fit_transform(Y))
+        self._plans: dict[str, Plan | None] = {}
         self.solver_ = solver
-        self.source_preprocessing_ = source_pre
-        self.target_preprocessing_ = target_pre
+        self.source_norm_ = source_norm
+        self.target_norm_ = target_norm
+        self.target_mean_: np.ndarray | None = Y.mean(axis=0)
         self.source_fingerprint_ = src_fp
         self.target_fingerprint_ = tgt_fp
         self.n_anchors_ = int(X.shape[0])
@@ -152,7 +162,8 @@ class Translator:
 
         BioViL's image encoder and CXR-BERT embed into one 128-d space, so zero-shot
         classification between them needs no anchors: ``Translator.identity(128)``. No
-        preprocessing is applied on either side, and nothing is fitted.
+        normaliser is applied on either side, nothing is fitted, and with no anchors to centre
+        on, ``space="centered"`` is the raw space.
 
         Parameters
         ----------
@@ -171,13 +182,14 @@ class Translator:
         from .identity import IdentitySolver
 
         dim = int(dim)
-        obj = cls("identity", source_preprocessing="none", target_preprocessing="none")
+        obj = cls("identity", source_norm="none", target_norm="none")
         # Set the state fit() would leave, without anchors: the identity has nothing to learn.
         obj.solver_ = IdentitySolver().set_fitted_state(
             {}, {"n_features_in_": dim, "n_features_out_": dim, "n_anchors_": 0})
         empty = np.zeros((0, dim))
-        obj.source_preprocessing_ = Preprocessing("none").fit(empty)
-        obj.target_preprocessing_ = Preprocessing("none").fit(empty)
+        obj.source_norm_ = SpaceNormalizer("none").fit(empty)
+        obj.target_norm_ = SpaceNormalizer("none").fit(empty)
+        obj.target_mean_ = np.zeros(dim)
         obj.source_fingerprint_ = source_fingerprint
         obj.target_fingerprint_ = target_fingerprint
         obj.n_anchors_ = 0
@@ -235,7 +247,7 @@ class Translator:
         return X
 
     # -- the folded float32 form ---------------------------------------------------------------
-    def folded(self, *, normalized: bool = False) -> Plan | None:
+    def folded(self, *, space: str = "raw") -> Plan | None:
         """The fitted translator composed into float32 operations, or ``None``.
 
         With an affine solver (:meth:`Solver.linear_map`) every step is affine or a per-row
@@ -246,10 +258,11 @@ class Translator:
         """
         self._check_fitted()
         plans = self.__dict__.setdefault("_plans", {})
-        if normalized not in plans:
-            plans[normalized] = build_plan(self.source_preprocessing_, self.solver_,
-                                           self.target_preprocessing_, normalized=normalized)
-        return plans[normalized]
+        if space not in plans:
+            origin = centered_origin(self.target_mean_) if space == "centered" else None
+            plans[space] = build_plan(self.source_norm_, self.solver_, self.target_norm_,
+                                      space=check_space(space), origin=origin)
+        return plans[space]
 
     def _iter_folded(self, array: Any, plan: Plan, batch_size: int) -> Iterator[np.ndarray]:
         for start in range(0, array.shape[0], batch_size):
@@ -259,50 +272,52 @@ class Translator:
 
     # -- translating -------------------------------------------------------------------------
     def iter_transform(self, source: Embeddings | Any, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                       normalized: bool = False) -> Iterator[np.ndarray]:
-        """Yield float32 translations of ``source`` in chunks of ``batch_size`` rows.
+                       space: str = "raw", normalized: bool | None = None) -> Iterator[np.ndarray]:
+        """Yield float32 translations of ``source`` into ``space``, ``batch_size`` rows at a time.
 
         Peak memory is bounded by the chunk, not by ``len(source)``: pass a memory-mapped array to
         translate more vectors than fit in RAM.
         """
+        space = check_space(self._space_from_normalized(space, normalized))
         self._check_fitted()
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
         array = self._check_header(source, "source")
-        plan = self.folded(normalized=normalized)
+        plan = self.folded(space=space)
         if plan is not None:
             yield from self._iter_folded(array, plan, batch_size)
             return
-        yield from self._iter_float64(array, batch_size, normalized)
+        yield from self._iter_float64(array, batch_size, space)
 
-    def _iter_float64(self, array: Any, batch_size: int, normalized: bool) -> Iterator[np.ndarray]:
+    def _iter_float64(self, array: Any, batch_size: int, space: str) -> Iterator[np.ndarray]:
         """The step-by-step path, for solvers without a linear form."""
+        norm = self.target_norm_
         for start in range(0, array.shape[0], batch_size):
             chunk = self._check_side(array[start:start + batch_size], "source")
-            Z = self.solver_.transform(self.source_preprocessing_.transform(chunk),
-                                       dtype=np.float64)
-            if not normalized:
-                Z = self.target_preprocessing_.inverse_transform(Z)
-            elif "l2" in self.target_preprocessing_.steps:
+            Z = self.solver_.transform(self.source_norm_.transform(chunk), dtype=np.float64)
+            if space != "normalized":
+                Z = norm.inverse_transform(Z)
+                Z = Z - centered_origin(self.target_mean_) if space == "centered" else Z
+            elif "l2" in norm.steps:
                 # The map's raw output need not lie on the normalised space's image (unit norm
                 # after an l2 step); going out and back in projects it there, so that
-                # transform(x, normalized=True) == preprocess_target(transform(x)) for every
+                # transform(x, space="normalized") == transform_target(transform(x)) for every
                 # chain. Chains without l2 are exactly invertible and need no round trip.
-                pre = self.target_preprocessing_
-                Z = pre.transform(pre.inverse_transform(Z))
+                Z = norm.transform(norm.inverse_transform(Z))
             yield Z.astype(np.float32)
 
-    def transform(self, source: Embeddings | Any, *, normalized: bool = False,
-                  batch_size: int = DEFAULT_BATCH_SIZE) -> Any:
-        """Translate source embeddings into the target space.
+    def transform(self, source: Embeddings | Any, *, space: str = "raw",
+                  batch_size: int = DEFAULT_BATCH_SIZE, normalized: bool | None = None) -> Any:
+        """Translate source embeddings into the target side's ``space``.
 
         Parameters
         ----------
         source : Embeddings or array-like of shape (m, d_x)
-        normalized : bool
-            ``False`` (default): the target encoder's raw space. ``True``: the target-side
-            *preprocessed* space, where vectors can be compared with :meth:`preprocess_target`
-            outputs; it equals ``preprocess_target(transform(source))`` up to float32 rounding.
+        space : {"raw", "normalized", "centered"}
+            ``"raw"`` (default): the target encoder's own space; ``"normalized"``: the fitted
+            target normaliser's space; ``"centered"``: raw minus the target anchors' mean. Each
+            equals ``transform_target(transform(source), space=space)`` up to float32 rounding.
+            (``normalized=True`` is the deprecated spelling of ``space="normalized"``.)
 
         Returns
         -------
@@ -310,36 +325,43 @@ class Translator:
             Same kind as the input; an ``Embeddings`` result keeps the source ids and records
             the translation in its metadata (it has no encoder fingerprint: no encoder made it).
         """
+        space = check_space(self._space_from_normalized(space, normalized))
         array = self._check_header(source, "source")
         out = np.empty((array.shape[0], self.target_dim_), dtype=np.float32)
-        plan = self.folded(normalized=normalized)
+        plan = self.folded(space=space)
         if plan is not None:  # straight into the output: no chunk is copied twice
             if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
                 raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
             plan.apply_rows(array, 0, out)
         else:
             pos = 0
-            for chunk in self.iter_transform(source, batch_size=batch_size,
-                                             normalized=normalized):
+            for chunk in self.iter_transform(source, batch_size=batch_size, space=space):
                 out[pos:pos + len(chunk)] = chunk
                 pos += len(chunk)
         if isinstance(source, Embeddings):
             meta = {**source.metadata, "translated": {
                 "from": source.fingerprint.to_dict() if source.fingerprint else None,
                 "to": self.target_fingerprint_.to_dict() if self.target_fingerprint_ else None,
-                "normalized": normalized}}
+                "space": space}}
             return Embeddings(out, source.ids, None, meta)
         return out
 
-    def preprocess_target(self, target: Embeddings | Any) -> np.ndarray:
-        """Apply the fitted target-side preprocessing to raw target-space vectors (float32)."""
+    def transform_target(self, target: Embeddings | Any, *,
+                         space: str = "normalized") -> np.ndarray:
+        """Express raw target-encoder vectors in ``space`` (float32), where they compare with
+        ``transform(source, space=space)``; see :data:`~.spaces.SPACES`."""
+        space = check_space(space)
         Y = self._check_side(target, "target")
-        return self.target_preprocessing_.transform(Y).astype(np.float32)
+        if space == "normalized":
+            Y = self.target_norm_.transform(Y)
+        elif space == "centered":
+            Y = Y - centered_origin(self.target_mean_)
+        return Y.astype(np.float32)
 
-    def preprocess_source(self, source: Embeddings | Any) -> np.ndarray:
-        """Apply the fitted source-side preprocessing (float32)."""
+    def normalize_source(self, source: Embeddings | Any) -> np.ndarray:
+        """Apply the fitted source normaliser: what the solver sees (float32)."""
         X = self._check_side(source, "source")
-        return self.source_preprocessing_.transform(X).astype(np.float32)
+        return self.source_norm_.transform(X).astype(np.float32)
 
     # -- persistence (the file layout lives in translator_io) ---------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import CorruptFileError, InvalidInputError
 from .fingerprint import Fingerprint
-from .normalizers import Preprocessing
+from .normalizers import SpaceNormalizer
 
 if TYPE_CHECKING:
     from .translator import Translator
@@ -35,13 +35,15 @@ def translator_state(t: Translator) -> tuple[dict[str, np.ndarray], dict[str, An
     """The tensors and JSON header :meth:`Translator.save` writes."""
     arrays, scalars = t.solver_.get_fitted_state()
     tensors = {f"solver.{k}": v for k, v in arrays.items()}
-    tensors.update(t.source_preprocessing_.state("source"))
-    tensors.update(t.target_preprocessing_.state("target"))
+    tensors.update(t.source_norm_.state("source"))
+    tensors.update(t.target_norm_.state("target"))
+    if t.target_mean_ is not None:
+        tensors["target_mean"] = t.target_mean_
     params = t.solver_.get_params()
     header = {
         "solver": {"name": t.solver_.name, "params": params, "scalars": scalars},
-        "source_preprocessing": list(t.source_preprocessing_.steps),
-        "target_preprocessing": list(t.target_preprocessing_.steps),
+        "source_norm": list(t.source_norm_.steps),
+        "target_norm": list(t.target_norm_.steps),
         "source_dim": t.source_dim_,
         "target_dim": t.target_dim_,
         "n_anchors": t.n_anchors_,
@@ -62,6 +64,20 @@ def translator_state(t: Translator) -> tuple[dict[str, np.ndarray], dict[str, An
     return tensors, header
 
 
+def _steps(doc: dict[str, Any], side: str) -> Any:
+    # format versions 1 and 2 called the normalisers "preprocessing"
+    key = f"{side}_norm" if f"{side}_norm" in doc else f"{side}_preprocessing"
+    return doc[key]
+
+
+def _target_mean(arrays: dict[str, np.ndarray], norm: SpaceNormalizer) -> np.ndarray | None:
+    if "target_mean" in arrays:
+        return np.asarray(arrays["target_mean"], dtype=np.float64)
+    if norm.steps and norm.steps[0] in ("center", "standard"):  # older files: the first mean
+        return np.asarray(norm.params_[0]["mean"], dtype=np.float64)
+    return None
+
+
 def restore_translator(cls: type[Translator], arrays: dict[str, np.ndarray],
                        doc: dict[str, Any], path: str | os.PathLike[str]) -> Translator:
     """Rebuild what :func:`translator_state` described (the body of :meth:`Translator.load`)."""
@@ -77,15 +93,14 @@ def restore_translator(cls: type[Translator], arrays: dict[str, np.ndarray],
         solver.set_fitted_state(
             {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
             solver_doc["scalars"])
-        obj = cls(solver_doc["name"], source_preprocessing=doc["source_preprocessing"],
-                  target_preprocessing=doc["target_preprocessing"],
+        steps = {side: _steps(doc, side) for side in ("source", "target")}
+        obj = cls(solver_doc["name"], source_norm=steps["source"], target_norm=steps["target"],
                   solver_params=solver_doc["params"])
         obj.solver_ = solver
         obj._plans = {}
-        obj.source_preprocessing_ = Preprocessing.from_state(
-            doc["source_preprocessing"], arrays, "source")
-        obj.target_preprocessing_ = Preprocessing.from_state(
-            doc["target_preprocessing"], arrays, "target")
+        obj.source_norm_ = SpaceNormalizer.from_state(steps["source"], arrays, "source")
+        obj.target_norm_ = SpaceNormalizer.from_state(steps["target"], arrays, "target")
+        obj.target_mean_ = _target_mean(arrays, obj.target_norm_)
         obj.source_dim_ = int(doc["source_dim"])
         obj.target_dim_ = int(doc["target_dim"])
         obj.n_anchors_ = int(doc["n_anchors"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -27,8 +28,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         selector = get_anchor_selector(args.selector, seed=args.seed)
         index = selector.select(src.vectors, args.anchors)
         src, tgt = src.subset(index), tgt.subset(index)
-    translator = Translator(args.solver, source_preprocessing=args.source_preprocessing,
-                            target_preprocessing=args.target_preprocessing,
+    for side in ("source", "target"):
+        old = getattr(args, f"{side}_preprocessing")
+        if old is not None:  # the deprecated spelling (it was confused with input preprocessing)
+            print(f"warning: --{side}-preprocessing is deprecated; use --{side}-norm",
+                  file=sys.stderr)
+            setattr(args, f"{side}_norm", old)
+    translator = Translator(args.solver, source_norm=args.source_norm,
+                            target_norm=args.target_norm,
                             solver_params=parse_options(args.param, "--param") or None)
     translator.fit(src, tgt, pairing=args.pairing)
     translator.save(args.output)
@@ -47,14 +54,17 @@ def add_parser(sub: Any) -> None:
         "-o translator.safetensors\n"
         "  semalign fit --source img.safetensors --target txt.safetensors --solver "
         "affine --param alpha=300 \\\n"
-        "      --target-preprocessing center --anchors 100 --selector kmeans "
+        "      --target-norm center --anchors 100 --selector kmeans "
         "-o translator.safetensors\n", _cmd_fit)
     fit.add_argument("--source", required=True, help="source embeddings (.safetensors)")
     fit.add_argument("--target", required=True, help="target embeddings (.safetensors)")
     fit.add_argument("--solver", default="affine", help="registered solver (default affine)")
     fit.add_argument("--param", action="append", metavar="KEY=VALUE", help="solver parameter")
-    fit.add_argument("--source-preprocessing", default="standard")
-    fit.add_argument("--target-preprocessing", default="standard")
+    for side in ("source", "target"):
+        fit.add_argument(f"--{side}-norm", default="standard",
+                         help=f"{side} SpaceNormalizer steps, e.g. center, l2+standard, none "
+                              f"(default standard)")
+        fit.add_argument(f"--{side}-preprocessing", help=argparse.SUPPRESS)  # deprecated
     fit.add_argument("--anchors", type=int, help="select this many anchors from the pairs")
     fit.add_argument("--selector", default="random", help="anchor selector (with --anchors)")
     fit.add_argument("--seed", type=int, default=0)

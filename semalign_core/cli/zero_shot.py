@@ -47,7 +47,8 @@ def _cmd_zero_shot(args: argparse.Namespace) -> int:
     images = load_embeddings(args.images)
     text_encoder = get_encoder(args.text_encoder, **parse_options(args.option, "--option"))
     clf = ZeroShotClassifier(translator, text_encoder, _read_prompts(args.prompts),
-                             temperature=args.temperature)
+                             temperature=args.temperature,
+                             **({"space": args.space} if args.space else {}))
     proba = clf.predict_proba(images)
     classes = [str(c) for c in clf.classes_]
     pred = np.asarray(classes)[proba.argmax(axis=1)]
@@ -79,4 +80,7 @@ def add_parser(sub: Any) -> None:
     zs.add_argument("--prompts", required=True,
                     help="YAML/JSON mapping class -> prompt or list of prompts")
     zs.add_argument("--temperature", type=float, default=0.01)
+    zs.add_argument("--space", choices=("normalized", "centered", "raw"),
+                    help="where images and prompts are compared (default: "
+                         "ZeroShotClassifier's)")
     zs.add_argument("-o", "--output", required=True, help="output CSV")

@@ -156,15 +156,39 @@ class AnchorsConfig(_Model):
         return [self.count] if isinstance(self.count, int) else list(self.count)
 
 
+def _renamed_keys(data: Any, renames: Mapping[str, str], where: str) -> Any:
+    """Accept deprecated config keys under their new names (with a DeprecationWarning)."""
+    if not isinstance(data, Mapping) or not any(old in data for old in renames):
+        return data
+    from .._deprecated import pop_renamed
+
+    values = dict(data)
+    try:
+        pop_renamed(values, renames, where=where, stacklevel=2)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    return values
+
+
 class TranslatorConfig(_Model):
-    """The solver and the per-side preprocessing of the :class:`~semalign_core.Translator`."""
+    """The solver and the per-side space normalisers of the :class:`~semalign_core.Translator`.
+
+    ``source_preprocessing``/``target_preprocessing`` are deprecated spellings of
+    ``source_norm``/``target_norm``.
+    """
 
     solver: str = "affine"
     params: dict[str, Any] = Field(default_factory=dict)
-    source_preprocessing: str | list[str] = "standard"
-    target_preprocessing: str | list[str] = "standard"
+    source_norm: str | list[str] = "standard"
+    target_norm: str | list[str] = "standard"
 
-    @field_validator("source_preprocessing", "target_preprocessing")
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data: Any) -> Any:
+        return _renamed_keys(data, {"source_preprocessing": "source_norm",
+                                    "target_preprocessing": "target_norm"}, "config key")
+
+    @field_validator("source_norm", "target_norm")
     @classmethod
     def _steps(cls, value: str | list[str]) -> str | list[str]:
         from ..align.normalizers import parse_steps
@@ -200,16 +224,29 @@ class ZeroShotTask(_Model):
     templates: list[str] | None = None
     class_texts: ClassTextsSpec | None = None
     ensemble: Literal["target", "raw"] = Field(
-        "target", description="where prompt ensembles are averaged: 'target' = after the "
-                              "translator's target preprocessing (PromptSet), 'raw' = in the "
-                              "text encoder's space, each source of text weighted equally")
-    space: Literal["target", "raw"] = "target"
+        "target", description="where prompt ensembles are averaged: 'target' = in the "
+                              "comparison space (PromptSet), 'raw' = in the text encoder's "
+                              "space, each source of text weighted equally")
+    space: Literal["normalized", "centered", "raw"] = Field(
+        "normalized", description="where images and class embeddings are compared (the "
+                                  "translator's SPACES); 'target' is the deprecated spelling "
+                                  "of 'normalized'")
     temperature: float = Field(0.01, gt=0)
     positive_label: str | None = None
     calibration: Literal["none", "gmm"] = Field(
         "none", description="'gmm': transductive, two classes only: the decision threshold is "
                             "fitted to the unlabeled evaluation batch's scores (see "
                             "docs/zeroshot.md); 'none': nearest class")
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _old_space(cls, value: Any) -> Any:
+        if value == "target":
+            from .._deprecated import warn_renamed
+
+            warn_renamed("task.space: target", "normalized", stacklevel=2)
+            return "normalized"
+        return value
 
     @model_validator(mode="after")
     def _has_classes(self) -> ZeroShotTask:

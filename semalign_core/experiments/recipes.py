@@ -6,13 +6,13 @@ The task: label the Kermany chest X-rays normal vs. pneumonia with an ImageNet S
 train images with Open-i reports of their class. Every choice below was made on the train images
 only, never on the test split: ridge ``alpha`` by the solver benchmark's cross-validation on the
 400 train images (``benchmarks/bench_alpha.py``: 1000 gives the best held-out zero-shot balanced
-accuracy at every anchor count >= 50), and ``l2+standard`` source preprocessing by cross-validation
+accuracy at every anchor count >= 50), and ``l2+standard`` source normalisation by cross-validation
 on the anchor pool with the held-out train images perturbed (gamma, contrast, blur, zoom) as a
 stand-in for the shift between acquisition sites. On unperturbed train cross-validation hundreds
 of variants tie within 0.003 balanced accuracy, so robustness to such shifts decided.
 
 :data:`PNEUMONIA_RECIPE`
-    Solver, ridge ``alpha``, preprocessing, anchor selector, pairing (``k`` reports averaged per
+    Solver, ridge ``alpha``, space normalisers, anchor selector, pairing (``k`` reports averaged per
     anchor, half of each class's reports held out for the class embeddings).
 :data:`PNEUMONIA_PROMPTS`
     Hand-written Open-i-style prompts, written before looking at any result.
@@ -34,8 +34,8 @@ PNEUMONIA_RECIPE: dict[str, Any] = {
     "alpha": 1000.0,
     # L2 first removes each image's overall feature scale (exposure, contrast), which varies
     # between sites more than between classes; then standardise on the anchors
-    "source_preprocessing": "l2+standard",
-    "target_preprocessing": "center",
+    "source_norm": "l2+standard",
+    "target_norm": "center",
     "selector": "stratified",
     # each anchor image is paired with the unit mean of k impressions of its class: one report
     # describes one other patient; the mean of a few describes the class, which is all the
@@ -123,8 +123,8 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
             "texts": {"dataset": reports, "k": r["k"], "holdout": r["holdout"]},
         },
         "translator": {"solver": r["solver"], "params": {"alpha": r["alpha"]},
-                       "source_preprocessing": r["source_preprocessing"],
-                       "target_preprocessing": r["target_preprocessing"]},
+                       "source_norm": r["source_norm"],
+                       "target_norm": r["target_norm"]},
         "task": {"kind": "zero-shot", "prompts": PNEUMONIA_PROMPTS,
                  "class_texts": {"holdout": True}, "ensemble": r["ensemble"],
                  "positive_label": "pneumonia", "calibration": calibration},

@@ -85,8 +85,7 @@ def _markdown(document: dict[str, Any], files: dict[str, Path]) -> str:
         f"- target encoder: `{fp['target']['encoder']}/{fp['target']['architecture']}` "
         f"({fp['target']['weights']}, {fp['target']['dim']}-d)",
         f"- translator: solver `{cfg['translator']['solver']}` {cfg['translator']['params']}, "
-        f"preprocessing source `{cfg['translator']['source_preprocessing']}`, target "
-        f"`{cfg['translator']['target_preprocessing']}`",
+        f"space normalisers source `{_norm(cfg, 'source')}`, target `{_norm(cfg, 'target')}`",
         f"- anchors: selector `{cfg['anchors']['selector']['name']}` from a pool of "
         f"{document['data']['pool']['items']} items; seeds {cfg['seeds']}",
         f"- evaluation: {document['data']['evaluation']['items']} items"
@@ -216,3 +215,9 @@ def write_report(result: ExperimentResult, *, plots: bool = True) -> dict[str, P
         tmp.write_text(_markdown(result.document, files), encoding="utf-8")
     files["summary.md"] = summary
     return files
+
+
+def _norm(cfg: dict[str, Any], side: str) -> Any:
+    # results.json files written before the rename say "<side>_preprocessing"
+    tr = cfg["translator"]
+    return tr.get(f"{side}_norm", tr.get(f"{side}_preprocessing"))

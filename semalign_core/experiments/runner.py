@@ -616,8 +616,8 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
                                            **config.anchors.selector.params)
             index = selector.select(ctx.pool_source.vectors, n, labels=pool_labels)
             translator = Translator(config.translator.solver,
-                                    source_preprocessing=config.translator.source_preprocessing,
-                                    target_preprocessing=config.translator.target_preprocessing,
+                                    source_norm=config.translator.source_norm,
+                                    target_norm=config.translator.target_norm,
                                     solver_params=config.translator.params or None)
             translator.fit(ctx.pool_source.subset(index), pool_target.subset(index))
             if task.kind == "translation":

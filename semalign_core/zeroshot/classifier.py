@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecated import warn_renamed
 from ..align.embeddings import Embeddings
-from ..align.translator import Translator, check_fitted_translator
+from ..align.translator import Translator, check_fitted_translator, check_space
 from ..errors import (
     DimensionMismatchError,
     EncoderMismatchError,
@@ -81,13 +82,17 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         class names, one row each).
     prompts : PromptSet or mapping class -> prompt(s), optional
         Required unless ``text_encoder`` holds class embeddings.
-    space : {"target", "raw"}
-        Where images and prompts are compared. ``"target"`` (default): the translator's
-        target-side *preprocessed* space (images translated with ``normalized=True``, prompts
-        mapped with :meth:`Translator.preprocess_target`). Raw sentence embeddings share a large
-        common component; centring on the target anchors removes it (on real data raw-space
-        cosine gave ~0.5 balanced accuracy, the preprocessed space fixed it). ``"raw"``: the
-        text encoder's own space.
+    space : {"normalized", "centered", "raw"}
+        Where images and prompts are compared (by cosine), one of the translator's
+        :data:`~semalign_core.align.translator.SPACES`: images go through
+        ``translator.transform(X, space=space)``, prompts through
+        ``translator.transform_target(P, space=space)``. ``"normalized"`` (default): the
+        translator's fitted target normaliser space. ``"centered"``: the text space centred on
+        the target anchors' mean, whatever the target normaliser. Raw sentence embeddings share
+        a large common component; centring on the target anchors removes it (on real data
+        raw-space cosine gave ~0.5 balanced accuracy, the centred space fixed it). ``"raw"``:
+        the text encoder's own space. (``"target"`` is the deprecated spelling of
+        ``"normalized"``.)
     temperature : float
         Softmax temperature of :meth:`predict_proba` (scores are cosines in [-1, 1]); the
         default 0.01 is CLIP's logit scale of 100.
@@ -139,7 +144,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
 
     def __init__(self, translator: Translator, text_encoder: TextSource,
                  prompts: PromptSet | Mapping[str, str | Sequence[str]] | None = None, *,
-                 space: str = "target", temperature: float = 0.01, batch_size: int = 8192,
+                 space: str = "normalized", temperature: float = 0.01, batch_size: int = 8192,
                  device: str = "auto", calibration: str = "none",
                  random_state: int = 0) -> None:
         self.translator = translator
@@ -155,8 +160,10 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         self._calibrated_for: object = None
         # Everything cheap is checked now, so mistakes surface before any encoder loads.
         check_fitted_translator(translator)
-        if space not in ("target", "raw"):
-            raise InvalidInputError(f"space must be 'target' or 'raw', got {space!r}")
+        if space == "target":
+            warn_renamed("ZeroShotClassifier(space='target')", "space='normalized'")
+            self.space = space = "normalized"
+        check_space(space)
         if (not isinstance(temperature, int | float) or isinstance(temperature, bool)
                 or not math.isfinite(temperature) or temperature <= 0):
             raise InvalidInputError(f"temperature must be a positive finite number, got "
@@ -218,15 +225,13 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
 
     # -- class embeddings, built on first use ----------------------------------------------------
     def _build(self) -> None:
-        # Rebuild when the translator was refitted: the preprocessed space moved with it.
-        key = self.translator.target_preprocessing_
+        # Rebuild when the translator was refitted: the comparison space moved with it.
+        key = self.translator.target_norm_
         if self._built_for is key:
             return
         if self._text_vectors is None:  # the encoder's output never changes: embed once
             self._text_vectors = self.prompt_set.embed(self.text_encoder)
-        V = self._text_vectors
-        if self.space == "target":
-            V = self.translator.preprocess_target(V)
+        V = self.translator.transform_target(self._text_vectors, space=self.space)
         meta = {"space": self.space}
         ps = self.prompt_set
         self._index = LabelIndex(ps.classes, ps.class_embeddings(V), prompts=ps.prompts,
@@ -237,7 +242,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
                                               prompts=ps.negatives, device=self.device,
                                               metadata={**meta, "negative": True})
         # predict's folded (d_x x K) form, when the translator folds into one affine map
-        plan = self.translator.folded(normalized=self.space == "target")
+        plan = self.translator.folded(space=self.space)
         E = self._index.embeddings.astype(np.float64)
         if self._negative_index is not None:
             E = E - self._negative_index.embeddings  # the sign of pos - neg cosine
@@ -259,8 +264,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
     def _chunks(self, X: Embeddings | Any) -> Iterator[np.ndarray]:
         """L2-normalised translated images, chunk by chunk."""
         self._build()
-        for Z in self.translator.iter_transform(X, batch_size=self.batch_size,
-                                                normalized=self.space == "target"):
+        for Z in self.translator.iter_transform(X, batch_size=self.batch_size, space=self.space):
             yield _l2_normalize(Z).astype(np.float32, copy=False)
 
     def _collect(self, X: Embeddings | Any, fn: Any, width: int, dtype: Any) -> np.ndarray:

@@ -278,7 +278,7 @@ class PromptSet:
         text_vectors : Encoder, Embeddings or array of shape (len(texts()), dim)
             Prompt embeddings, or a text source to compute them with (:meth:`embed`). An array
             must follow :meth:`texts` order; transform it first (e.g. with
-            :meth:`Translator.preprocess_target`) to ensemble in another space.
+            :meth:`Translator.transform_target`) to ensemble in another space.
         negative : bool
             Ensemble the negative prompts instead (multi-label mode only).
 

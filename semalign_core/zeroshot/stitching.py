@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecated import warn_renamed
 from ..align.embeddings import Embeddings
-from ..align.translator import Translator, check_fitted_translator
+from ..align.translator import Translator, check_fitted_translator, check_space
 from ..errors import DimensionMismatchError, InvalidInputError, NotFittedError
 from ..validation import check_matrix
 
@@ -109,10 +110,12 @@ class StitchedClassifier:
         Anything with ``predict`` (and optionally ``predict_proba`` / ``decision_function``)
         that accepts target-space vectors. A ``(weights, bias)`` tuple becomes a
         :class:`LinearHead`.
-    normalized : bool
-        ``False`` (default): feed the head the target encoder's *raw* space, where a head
-        trained on that encoder's embeddings lives. ``True``: the translator's target-side
-        preprocessed space (for heads trained on :meth:`Translator.preprocess_target` output).
+    space : {"raw", "normalized", "centered"}
+        Where the head is fed translations (``translator.transform(X, space=space)``).
+        ``"raw"`` (default): the target encoder's own space, where a head trained on that
+        encoder's embeddings lives. ``"normalized"``: the translator's target normaliser space
+        (for heads trained on :meth:`Translator.transform_target` output). ``normalized=True``
+        is the deprecated spelling of ``space="normalized"``.
     batch_size : int
         Rows translated per chunk; bounds memory for any number of inputs.
 
@@ -128,17 +131,19 @@ class StitchedClassifier:
     >>> import numpy as np
     >>> from semalign_core import Translator
     >>> X = np.random.default_rng(0).normal(size=(20, 3))
-    >>> t = Translator("identity", source_preprocessing="none",
-    ...                target_preprocessing="none").fit(X, X)
+    >>> t = Translator("identity", source_norm="none", target_norm="none").fit(X, X)
     >>> clf = StitchedClassifier(t, (np.array([[1.0, 0.0, 0.0]]), 0.0))
     >>> clf.predict(np.array([[2.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])).tolist()
     [1, 0]
     """
 
-    def __init__(self, translator: Translator, head: Any, *, normalized: bool = False,
-                 batch_size: int = 8192) -> None:
+    def __init__(self, translator: Translator, head: Any, *, space: str = "raw",
+                 batch_size: int = 8192, normalized: bool | None = None) -> None:
+        if normalized is not None:
+            warn_renamed("StitchedClassifier(normalized=...)", "space='normalized' or 'raw'")
+            space = "normalized" if normalized else "raw"
         self.translator = translator
-        self.normalized = normalized
+        self.space = check_space(space)
         self.batch_size = batch_size
         check_fitted_translator(translator)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -187,7 +192,7 @@ class StitchedClassifier:
 
     def _chunks(self, X: Embeddings | Any) -> Iterator[np.ndarray]:
         yield from self.translator.iter_transform(X, batch_size=self.batch_size,
-                                                  normalized=self.normalized)
+                                                  space=self.space)
 
     def _apply(self, method: str, X: Embeddings | Any) -> np.ndarray:
         fn = getattr(self.head, method, None)
@@ -202,7 +207,7 @@ class StitchedClassifier:
 
     def transform(self, X: Embeddings | Any) -> np.ndarray:
         """The translated vectors the head sees (float32, shape (n, target dim))."""
-        out = self.translator.transform(X, normalized=self.normalized,
+        out = self.translator.transform(X, space=self.space,
                                         batch_size=self.batch_size)
         return out.vectors if isinstance(out, Embeddings) else out
 

@@ -73,7 +73,7 @@ class TransductiveCalibrationMixin:
                                     "calibration='gmm' to calibrate on unlabeled images")
         self.calibration_ = gmm_threshold(self._binary_difference(X_unlabeled),
                                           random_state=int(self.random_state))
-        self._calibrated_for = self.translator.target_preprocessing_
+        self._calibrated_for = self.translator.target_norm_
         return self
 
     def _threshold(self) -> float:
@@ -82,7 +82,7 @@ class TransductiveCalibrationMixin:
         if self.calibration_ is None:
             raise NotFittedError("calibration='gmm' needs a threshold: call "
                                  "fit_calibration(unlabeled images) before predicting")
-        if self._calibrated_for is not self.translator.target_preprocessing_:
+        if self._calibrated_for is not self.translator.target_norm_:
             raise NotFittedError("the translator was refitted after fit_calibration; the "
                                  "threshold belongs to the old map: call fit_calibration again")
         return self.calibration_.threshold

@@ -281,13 +281,13 @@ def test_anchors_translate_better_than_held_out_points(seed, d, noise, name):
        pre=st.sampled_from(["standard", "center", "none", "center+l2", "l2"]))
 def test_translator_save_load_gives_identical_outputs(problem, name, pre):
     X, Y, rng = problem
-    t = Translator(name, source_preprocessing=pre, target_preprocessing=pre).fit(X, Y)
+    t = Translator(name, source_norm=pre, target_norm=pre).fit(X, Y)
     with tempfile.TemporaryDirectory() as tmp:
         loaded = Translator.load(t.save(Path(tmp) / "t.safetensors"))
     X_new = rng.normal(size=(7, X.shape[1]))
     np.testing.assert_array_equal(loaded.transform(X_new), t.transform(X_new))
-    np.testing.assert_array_equal(loaded.transform(X_new, normalized=True),
-                                  t.transform(X_new, normalized=True))
+    np.testing.assert_array_equal(loaded.transform(X_new, space="normalized"),
+                                  t.transform(X_new, space="normalized"))
     assert loaded.solver_.get_params() == t.solver_.get_params()
 
 
