@@ -5,6 +5,14 @@ from __future__ import annotations
 from .fidelity import canonical_correlations, representation_similarity, svcca
 from .metrics import *  # noqa: F403
 from .metrics import __all__ as _metrics_all
+from .probes import (
+    DEFAULT_SHOTS,
+    ProbeResult,
+    k_shot_indices,
+    k_shot_probe,
+    linear_probe,
+    probe_curve,
+)
 from .retrieval import (
     random_retrieval_ranks,
     retrieval_from_ranks,
@@ -12,6 +20,7 @@ from .retrieval import (
     retrieval_report,
 )
 
-__all__ = [*_metrics_all, "canonical_correlations", "random_retrieval_ranks",
-           "representation_similarity", "retrieval_from_ranks", "retrieval_ranks",
-           "retrieval_report", "svcca"]
+__all__ = [*_metrics_all, "DEFAULT_SHOTS", "ProbeResult", "canonical_correlations",
+           "k_shot_indices", "k_shot_probe", "linear_probe", "probe_curve",
+           "random_retrieval_ranks", "representation_similarity", "retrieval_from_ranks",
+           "retrieval_ranks", "retrieval_report", "svcca"]

@@ -9,7 +9,29 @@ from .classifier import ZeroShotClassifier
 from .label_index import DEVICES, LabelIndex
 from .prompts import PromptSet, ensemble_embedding
 from .stitching import LinearHead, StitchedClassifier
+from .thresholds import (
+           THRESHOLD_METHODS,
+           Thresholds,
+           fit_thresholds,
+           mcc_threshold,
+           youden_threshold,
+)
 
-__all__ = ["CALIBRATIONS", "DEVICES", "MIN_CALIBRATION_ITEMS", "Calibration", "LabelIndex",
-           "LinearHead", "PromptSet", "StitchedClassifier", "ZeroShotClassifier",
-           "ensemble_embedding", "gmm_threshold"]
+__all__ = [
+           "CALIBRATIONS",
+           "DEVICES",
+           "MIN_CALIBRATION_ITEMS",
+           "THRESHOLD_METHODS",
+           "Calibration",
+           "LabelIndex",
+           "LinearHead",
+           "PromptSet",
+           "StitchedClassifier",
+           "Thresholds",
+           "ZeroShotClassifier",
+           "ensemble_embedding",
+           "fit_thresholds",
+           "gmm_threshold",
+           "mcc_threshold",
+           "youden_threshold",
+]
