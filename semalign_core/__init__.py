@@ -6,15 +6,18 @@ imports torch and loads no plugin; plugins load on the first registry access.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._version import __version__
-from .align.anchors import AnchorSelector
+from .align.anchors import AnchorSelector, get_anchor_selector
 from .align.embeddings import Embeddings
 from .align.fingerprint import Fingerprint
 from .align.normalizers import SpaceNormalizer
 from .align.relative import RelativeTranslator
-from .align.solvers import Solver
+from .align.solvers import Solver, get_solver
 from .align.translator import Translator
-from .encoding.encoder import Encoder
+from .data.manifest import get_dataset
+from .encoding.encoder import Encoder, get_encoder
 from .errors import (
     CorruptFileError,
     DimensionMismatchError,
@@ -32,11 +35,6 @@ from .errors import (
 from .plugins.hookspecs import hookimpl
 from .plugins.manager import plugin_infos, register_plugin, reset_plugins, unregister_plugin
 from .plugins.registry import (
-    get_anchor_selector,
-    get_dataset,
-    get_encoder,
-    get_solver,
-    get_task,
     list_anchor_selectors,
     list_datasets,
     list_encoders,
@@ -91,8 +89,13 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # get_task lives with the Task base in the experiments layer, which needs pydantic (the
+    # `experiments` extra); resolving it on first use keeps `import semalign_core` light.
+    if name == "get_task":
+        from .experiments.tasks.base import get_task
 
-def __getattr__(name: str) -> object:
+        return get_task
     # ``Preprocessing`` was SpaceNormalizer's name until it was confused with an encoder's input
     # preprocessing; the old name keeps working, with a warning, for a while.
     if name == "Preprocessing":

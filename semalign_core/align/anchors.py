@@ -9,9 +9,10 @@ import numpy as np
 
 from ..errors import InvalidInputError, PluginError, TooFewAnchorsError
 from ..params import ParamsMixin
+from ..plugins.registry import build_component
 from ..validation import check_matrix
 
-__all__ = ["AnchorSelector"]
+__all__ = ["AnchorSelector", "get_anchor_selector"]
 
 
 class AnchorSelector(ParamsMixin, ABC):
@@ -77,3 +78,8 @@ class AnchorSelector(ParamsMixin, ABC):
     def _select(self, X: np.ndarray, n: int, labels: np.ndarray | None,
                 rng: np.random.Generator) -> np.ndarray:
         """Return ``n`` distinct indices; inputs are already validated (float64 ``X``)."""
+
+
+def get_anchor_selector(name: str, **params: Any) -> AnchorSelector:
+    """Build the anchor selector registered as ``name``."""
+    return build_component("anchor_selector", name, params, AnchorSelector)

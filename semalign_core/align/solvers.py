@@ -9,9 +9,10 @@ import numpy as np
 
 from ..errors import DimensionMismatchError, NotFittedError, TooFewAnchorsError
 from ..params import ParamsMixin
+from ..plugins.registry import build_component
 from ..validation import check_matrix, check_paired
 
-__all__ = ["Solver"]
+__all__ = ["Solver", "get_solver"]
 
 _SCALARS = (bool, int, float, str, type(None), np.integer, np.floating, np.bool_)
 
@@ -121,3 +122,8 @@ class Solver(ParamsMixin, ABC):
                 raise ValueError(f"not a fitted attribute: {key!r}")
             setattr(self, key, value)
         return self
+
+
+def get_solver(name: str, **params: Any) -> Solver:
+    """Build an unfitted solver registered as ``name``."""
+    return build_component("solver", name, params, Solver)

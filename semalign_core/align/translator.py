@@ -105,7 +105,7 @@ class Translator(DeprecatedTranslatorNames):
 
             return deepcopy(self.solver)  # fitting must not mutate the caller's object
         if isinstance(self.solver, str):
-            from ..plugins.registry import get_solver
+            from .solvers import get_solver
 
             return get_solver(self.solver, **dict(self.solver_params or {}))
         raise InvalidInputError(f"solver must be a solver name or a Solver, got "

@@ -81,7 +81,7 @@ def _target_mean(arrays: dict[str, np.ndarray], norm: SpaceNormalizer) -> np.nda
 def restore_translator(cls: type[Translator], arrays: dict[str, np.ndarray],
                        doc: dict[str, Any], path: str | os.PathLike[str]) -> Translator:
     """Rebuild what :func:`translator_state` described (the body of :meth:`Translator.load`)."""
-    from ..plugins.registry import get_solver
+    from .solvers import get_solver
 
     bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
     if bad:

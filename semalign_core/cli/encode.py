@@ -13,8 +13,8 @@ __all__ = ["add_parser"]
 
 def _cmd_encode(args: argparse.Namespace) -> int:
     from ..data.manifest import read_manifest
+    from ..encoding.encoder import get_encoder
     from ..encoding.engines import EngineSpec, encode_dataset
-    from ..plugins.registry import get_encoder
 
     if args.engine == "ray" and not args.cache_dir:
         raise InvalidInputError("--engine ray writes through the embedding cache (that is what "

@@ -23,7 +23,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     except InvalidInputError as exc:
         raise InvalidInputError(f"{args.source} and {args.target}: {exc}") from None
     if args.anchors is not None:
-        from ..plugins.registry import get_anchor_selector
+        from ..align.anchors import get_anchor_selector
 
         selector = get_anchor_selector(args.selector, seed=args.seed)
         index = selector.select(src.vectors, args.anchors)

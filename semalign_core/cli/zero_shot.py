@@ -39,8 +39,8 @@ def _cmd_zero_shot(args: argparse.Namespace) -> int:
     import csv
 
     from ..align.translator import Translator
+    from ..encoding.encoder import get_encoder
     from ..fileio import atomic_path
-    from ..plugins.registry import get_encoder
     from ..zeroshot.classifier import ZeroShotClassifier
 
     translator = Translator.load(args.translator)

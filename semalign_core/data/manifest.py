@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..plugins.registry import build_component
 
 __all__ = [
     "COLUMNS",
@@ -40,6 +41,7 @@ __all__ = [
     "LABEL_SEPARATOR",
     "Manifest",
     "Record",
+    "get_dataset",
     "read_manifest",
     "split_by_group",
 ]
@@ -517,3 +519,13 @@ def split_by_group(manifest: Manifest, *, test_size: float = 0.2, seed: int = 0,
     side[test_idx] = names[1]
     return Manifest([replace(r, split=str(side[i])) for i, r in enumerate(manifest)],
                     source=manifest.source)
+
+
+def get_dataset(name: str, root: Any, **options: Any) -> Manifest:
+    """Read the dataset registered as ``name`` from ``root`` (a folder or file) as a Manifest.
+
+    >>> from semalign_core import list_datasets
+    >>> {"kermany", "openi"} <= set(list_datasets())
+    True
+    """
+    return build_component("dataset", name, {"root": root, **options}, Manifest)

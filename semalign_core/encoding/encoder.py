@@ -13,10 +13,10 @@ import numpy as np
 from ..align.embeddings import Embeddings
 from ..align.fingerprint import Fingerprint
 from ..errors import InvalidInputError, PluginError
+from ..plugins.manager import MODALITIES
+from ..plugins.registry import build_component
 
-__all__ = ["MODALITIES", "Encoder"]
-
-MODALITIES = ("image", "text")
+__all__ = ["MODALITIES", "Encoder", "get_encoder"]
 
 
 class Encoder(ABC):
@@ -126,3 +126,8 @@ class Encoder(ABC):
                 isinstance(i, str | os.PathLike) for i in items):
             return [os.fspath(i) for i in items]
         return [str(i) for i in range(len(items))]
+
+
+def get_encoder(name: str, **options: Any) -> Encoder:
+    """Build the encoder registered as ``name`` (weights load on first use)."""
+    return build_component("encoder", name, options, Encoder)

@@ -74,7 +74,7 @@ def _build(encoder: str | Encoder, options: Mapping[str, Any] | None) -> Encoder
     if not isinstance(encoder, str):
         raise InvalidInputError(f"encoder must be a registered name or an Encoder, got "
                                 f"{type(encoder).__name__}")
-    from ..plugins.registry import get_encoder
+    from .encoder import get_encoder
 
     return get_encoder(encoder, **dict(options or {}))
 

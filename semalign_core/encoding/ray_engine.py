@@ -41,7 +41,7 @@ class _EncodeActor:
         import importlib
 
         from ..plugins.manager import plugin_infos, register_plugin
-        from ..plugins.registry import get_encoder
+        from .encoder import get_encoder
 
         os.environ["OMP_NUM_THREADS"] = str(threads)
         known = {info.name for info in plugin_infos()}
@@ -196,7 +196,7 @@ def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
                   cache_dir: str | os.PathLike[str], spec: Any, *, ids: Sequence[str] | None,
                   batch_size: int | None, shard_size: int, progress: bool) -> Embeddings:
     """Encode ``items`` on a Ray actor pool through the cache (see the module docstring)."""
-    from ..plugins.registry import get_encoder
+    from .encoder import get_encoder
 
     if not isinstance(shard_size, int) or shard_size < 1:
         raise InvalidInputError(f"shard_size must be a positive int, got {shard_size!r}")

@@ -138,7 +138,7 @@ def split_texts(text_labels: Mapping[str, str], holdout: float, seed: int
 def build_encoder(name: str, options: Mapping[str, Any], *,
                   base: Callable[[str], Path] | None = None) -> Encoder:
     """``get_encoder(name, **options)``; ``weights`` paths are resolved with ``base``."""
-    from ..plugins.registry import get_encoder
+    from ..encoding.encoder import get_encoder
 
     opts = dict(options)
     weights = opts.get("weights")
@@ -545,8 +545,8 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
     -------
     ExperimentResult
     """
+    from ..align.anchors import get_anchor_selector
     from ..align.translator import Translator
-    from ..plugins.registry import get_anchor_selector
 
     say = echo or (lambda _msg: None)
     started = time.perf_counter()

@@ -1,5 +1,9 @@
 """Look up encoders, anchor selectors, solvers, datasets and tasks by name (the timm idea).
 
+This module knows names, entries and factories, not the components' classes: the typed
+``get_<kind>`` functions live beside each base class (``align.solvers.get_solver``,
+``encoding.encoder.get_encoder``, ...) and build through :func:`build_component`.
+
 >>> from semalign_core import get_solver, list_solvers
 >>> "identity" in list_solvers()
 True
@@ -8,27 +12,15 @@ True
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidInputError, PluginError, UnknownPluginError
 from .manager import MODALITIES, RegistryEntry, registry_entries
 
-if TYPE_CHECKING:
-    from ..align.anchors import AnchorSelector
-    from ..align.solvers import Solver
-    from ..data.manifest import Manifest
-    from ..encoding.encoder import Encoder
-    from ..experiments.tasks.base import Task
-
 __all__ = [
-    "get_anchor_selector",
-    "get_dataset",
-    "get_encoder",
+    "build_component",
     "get_entry",
-    "get_solver",
-    "get_task",
     "list_anchor_selectors",
     "list_datasets",
     "list_encoders",
@@ -36,16 +28,10 @@ __all__ = [
     "list_tasks",
 ]
 
+T = TypeVar("T")
+
 _LABELS = {"encoder": "encoder", "anchor_selector": "anchor selector", "solver": "solver",
            "dataset": "dataset", "task": "task"}
-# Looked up by module name, so this lowest layer never imports the layers whose bases it checks.
-_EXPECTED_BASE = {
-    "encoder": ("semalign_core.encoding.encoder", "Encoder"),
-    "anchor_selector": ("semalign_core.align.anchors", "AnchorSelector"),
-    "solver": ("semalign_core.align.solvers", "Solver"),
-    "dataset": ("semalign_core.data.manifest", "Manifest"),
-    "task": ("semalign_core.experiments.tasks.base", "Task"),
-}
 
 
 def get_entry(kind: str, name: str) -> RegistryEntry:
@@ -74,7 +60,22 @@ def get_entry(kind: str, name: str) -> RegistryEntry:
         f"Run `semalign plugins` to see which plugins are installed and whether any failed.")
 
 
-def _build(kind: str, name: str, kwargs: dict[str, Any]) -> Any:
+def build_component(kind: str, name: str, options: dict[str, Any], base: type[T]) -> T:
+    """Build the ``kind`` component registered as ``name`` with ``options``; check it is a ``base``.
+
+    The typed look-ups (``get_solver``, ``get_encoder``, ...) live beside their base classes in
+    the layers above and call this, so this lowest layer never imports those layers.
+
+    Raises
+    ------
+    UnknownPluginError
+        For a name nobody registered.
+    InvalidInputError
+        For options the factory does not accept.
+    PluginError
+        When the factory builds something other than a ``base`` (or of another modality than
+        it registered).
+    """
     entry = get_entry(kind, name)
     try:
         signature = inspect.signature(entry.factory)
@@ -82,20 +83,18 @@ def _build(kind: str, name: str, kwargs: dict[str, Any]) -> Any:
         signature = None
     if signature is not None:
         try:
-            signature.bind(**kwargs)
+            signature.bind(**options)
         except TypeError as exc:
             accepted = [p.name for p in signature.parameters.values()
                         if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
             raise InvalidInputError(
                 f"bad options for {_LABELS[kind]} {entry.name!r}: {exc}; it accepts "
                 f"{accepted or 'no options'}") from None
-    obj = entry.factory(**kwargs)
-    module_name, class_name = _EXPECTED_BASE[kind]
-    base = getattr(importlib.import_module(module_name), class_name)
+    obj = entry.factory(**options)
     if not isinstance(obj, base):
         raise PluginError(
             f"{entry.plugin!r} registered {_LABELS[kind]} {entry.name!r}, but its factory "
-            f"returned {type(obj).__name__}, not a {class_name}")
+            f"returned {type(obj).__name__}, not a {base.__name__}")
     if entry.modality is not None and getattr(obj, "modality", None) != entry.modality:
         raise PluginError(
             f"{entry.plugin!r} registered {_LABELS[kind]} {entry.name!r} as modality "
@@ -106,36 +105,6 @@ def _build(kind: str, name: str, kwargs: dict[str, Any]) -> Any:
 
 def _names(kind: str) -> list[str]:
     return sorted({entry.name for entry in registry_entries(kind).values()})
-
-
-def get_encoder(name: str, **options: Any) -> Encoder:
-    """Build the encoder registered as ``name`` (weights load on first use)."""
-    return _build("encoder", name, options)
-
-
-def get_anchor_selector(name: str, **params: Any) -> AnchorSelector:
-    """Build the anchor selector registered as ``name``."""
-    return _build("anchor_selector", name, params)
-
-
-def get_solver(name: str, **params: Any) -> Solver:
-    """Build an unfitted solver registered as ``name``."""
-    return _build("solver", name, params)
-
-
-def get_dataset(name: str, root: Any, **options: Any) -> Manifest:
-    """Read the dataset registered as ``name`` from ``root`` (a folder or file) as a Manifest.
-
-    >>> from semalign_core import list_datasets
-    >>> {"kermany", "openi"} <= set(list_datasets())
-    True
-    """
-    return _build("dataset", name, {"root": root, **options})
-
-
-def get_task(name: str, **params: Any) -> Task:
-    """Build the experiment task registered as ``name``; ``params`` are its config section."""
-    return _build("task", name, params)
 
 
 def list_encoders(*, modality: str | None = None, aliases: bool = False) -> list[str]:

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from semalign_biovil import BioVilImageEncoder, CXRBertEncoder
 
-from semalign_core import InvalidInputError, get_encoder, list_encoders
-from semalign_core.errors import ImageLoadError
+from semalign_core import ImageLoadError, InvalidInputError, get_encoder, list_encoders
 from semalign_core.testing import check_encoder
 
 SMALL = {"backbone": "resnet18", "resize": 40, "crop": 32, "device": "cpu"}

@@ -15,8 +15,12 @@ torchvision = pytest.importorskip("torchvision")
 from PIL import Image  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from semalign_core import InvalidInputError, MissingWeightsError, get_encoder  # noqa: E402
-from semalign_core.errors import ImageLoadError  # noqa: E402
+from semalign_core import (  # noqa: E402
+    ImageLoadError,
+    InvalidInputError,
+    MissingWeightsError,
+    get_encoder,
+)
 from semalign_core.testing import check_encoder  # noqa: E402
 
 pytestmark = pytest.mark.torch

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ...errors import InvalidInputError
+from ...plugins.registry import build_component
 
 if TYPE_CHECKING:
     from ...align.translator import Translator
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from ..context import RunContext
     from ..runner import ExperimentResult
 
-__all__ = ["Baseline", "Task", "TaskConfig", "TaskEvaluation"]
+__all__ = ["Baseline", "Task", "TaskConfig", "TaskEvaluation", "get_task"]
 
 
 class TaskConfig(BaseModel):
@@ -157,3 +158,8 @@ class Task(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kind={self.kind!r})"
+
+
+def get_task(name: str, **params: Any) -> Task:
+    """Build the experiment task registered as ``name``; ``params`` are its config section."""
+    return build_component("task", name, params, Task)
