@@ -272,36 +272,58 @@ def resolve_weights(
     """
     if expect not in ("any", "file", "dir"):
         raise InvalidInputError(f"expect must be 'any', 'file' or 'dir', got {expect!r}")
-
-    def acceptable(p: Path) -> bool:
-        return (p.is_file() if expect == "file" else p.is_dir() if expect == "dir"
-                else p.exists())
-
-    # 1. explicit path: the user said exactly where; looking elsewhere would hide a typo.
-    if path is not None:
-        p = Path(path).expanduser()
-        if acceptable(p):
-            return ResolvedWeights(p, "explicit", weights_identity(p))
-        kind = {"file": "file", "dir": "directory"}.get(expect, "file or directory")
-        state = "does not exist" if not p.exists() else f"is not a {kind}"
-        raise MissingWeightsError(
-            f"weights for {model}: {p} {state}. Pass weights= the path of an existing {kind}.")
-
+    acceptable = _acceptor(expect)
+    if path is not None:  # the user said exactly where; looking elsewhere would hide a typo
+        return _explicit(model, Path(path).expanduser(), expect, acceptable)
     looked: list[str] = []
-    # 2. $SEMALIGN_WEIGHTS_DIR
-    root = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
-    if root:
-        tried = []
-        for name in names:
-            candidate = Path(root).expanduser() / name
-            tried.append(str(candidate))
-            if acceptable(candidate):
-                return ResolvedWeights(candidate, "weights_dir", weights_identity(candidate))
-        looked.append(f"${WEIGHTS_DIR_ENV}: {', '.join(tried) or '(no names to look for)'}")
-    else:
-        looked.append(f"${WEIGHTS_DIR_ENV}: not set")
+    found = (_from_weights_dir(names, acceptable, looked)
+             or _from_caches(hub, local_caches, acceptable, looked))
+    if found is not None:
+        return found
+    fetched = _download(model, hub, download, download_host, expect, acceptable)
+    if isinstance(fetched, ResolvedWeights):
+        return fetched
+    looked.append(fetched)
+    raise MissingWeightsError(_missing_message(model, names, hub, looked, hint))
 
-    # 3. caches (no network)
+
+def _acceptor(expect: str) -> Callable[[Path], bool]:
+    if expect == "file":
+        return Path.is_file
+    return Path.is_dir if expect == "dir" else Path.exists
+
+
+def _explicit(model: str, p: Path, expect: str,
+              acceptable: Callable[[Path], bool]) -> ResolvedWeights:
+    """1. An explicit path: it must be usable, nothing else is tried."""
+    if acceptable(p):
+        return ResolvedWeights(p, "explicit", weights_identity(p))
+    kind = {"file": "file", "dir": "directory"}.get(expect, "file or directory")
+    state = "does not exist" if not p.exists() else f"is not a {kind}"
+    raise MissingWeightsError(
+        f"weights for {model}: {p} {state}. Pass weights= the path of an existing {kind}.")
+
+
+def _from_weights_dir(names: Sequence[str], acceptable: Callable[[Path], bool],
+                      looked: list[str]) -> ResolvedWeights | None:
+    """2. ``$SEMALIGN_WEIGHTS_DIR/<name>`` for each name; records what was tried in ``looked``."""
+    root = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
+    if not root:
+        looked.append(f"${WEIGHTS_DIR_ENV}: not set")
+        return None
+    tried = []
+    for name in names:
+        candidate = Path(root).expanduser() / name
+        tried.append(str(candidate))
+        if acceptable(candidate):
+            return ResolvedWeights(candidate, "weights_dir", weights_identity(candidate))
+    looked.append(f"${WEIGHTS_DIR_ENV}: {', '.join(tried) or '(no names to look for)'}")
+    return None
+
+
+def _from_caches(hub: HubRef | None, local_caches: Sequence[str | os.PathLike[str]],
+                 acceptable: Callable[[Path], bool], looked: list[str]) -> ResolvedWeights | None:
+    """3. The hub cache, then the plugin's local caches (no network)."""
     if hub is not None:
         found, checked = _hub_cache_lookup(hub)
         if found is not None and acceptable(found):
@@ -312,24 +334,29 @@ def resolve_weights(
         if acceptable(candidate):
             return ResolvedWeights(candidate, "local_cache", weights_identity(candidate))
         looked.append(f"local cache: {candidate}")
+    return None
 
-    # 4. download
-    can_download = download is not None or hub is not None
+
+def _download(model: str, hub: HubRef | None, download: Callable[[], str | os.PathLike[str]]
+              | None, download_host: str | None, expect: str,
+              acceptable: Callable[[Path], bool]) -> ResolvedWeights | str:
+    """4. A download when one is possible: the weights, or why none was attempted."""
+    if download is None and hub is None:
+        return "no download source is known for this model"
     offline = _offline_reason()
-    if not can_download:
-        why = "no download source is known for this model"
-    elif offline:
-        why = f"download skipped: offline ({offline})"
-    elif download_host and not host_reachable(download_host):
-        why = f"download skipped: {download_host} is unreachable"
-    else:
-        fetched = Path(download()) if download is not None else _hub_download(hub)  # type: ignore[arg-type]
-        if not acceptable(fetched):
-            raise MissingWeightsError(f"weights for {model}: the download gave {fetched}, "
-                                      f"which is not a usable {expect}")
-        return ResolvedWeights(fetched, "download", weights_identity(fetched))
-    looked.append(why)
+    if offline:
+        return f"download skipped: offline ({offline})"
+    if download_host and not host_reachable(download_host):
+        return f"download skipped: {download_host} is unreachable"
+    fetched = Path(download()) if download is not None else _hub_download(hub)  # type: ignore[arg-type]
+    if not acceptable(fetched):
+        raise MissingWeightsError(f"weights for {model}: the download gave {fetched}, "
+                                  f"which is not a usable {expect}")
+    return ResolvedWeights(fetched, "download", weights_identity(fetched))
 
+
+def _missing_message(model: str, names: Sequence[str], hub: HubRef | None, looked: list[str],
+                     hint: str | None) -> str:
     first = names[0] if names else model
     how = [
         "pass weights='/path/to/weights' (a local file or directory)",
@@ -340,6 +367,4 @@ def resolve_weights(
                    f"(e.g. `hf download {hub.repo_id}`)")
     message = (f"no weights for {model}. Looked in:\n  - " + "\n  - ".join(looked)
                + "\nTo provide them: " + "; ".join(how) + ".")
-    if hint:
-        message += f"\n{hint}"
-    raise MissingWeightsError(message)
+    return f"{message}\n{hint}" if hint else message
