@@ -14,8 +14,10 @@ __all__ = [
     "EncoderMismatchError",
     "ImageLoadError",
     "InvalidInputError",
+    "MissingFileError",
     "MissingWeightsError",
     "NotFittedError",
+    "OutputError",
     "PluginError",
     "SemalignError",
     "TooFewAnchorsError",
@@ -64,6 +66,14 @@ class EncoderMismatchError(SemalignError, ValueError):
 
 class CorruptFileError(SemalignError, OSError):
     """A file semalign wrote earlier is unreadable, truncated or of an unknown format."""
+
+
+class MissingFileError(SemalignError, FileNotFoundError):
+    """An input file semalign was asked to read does not exist."""
+
+
+class OutputError(SemalignError, OSError):
+    """An output file or folder cannot be written: read-only, full, or not a folder."""
 
 
 class MissingWeightsError(SemalignError, FileNotFoundError):

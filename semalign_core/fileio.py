@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CorruptFileError
+from .errors import CorruptFileError, MissingFileError, OutputError
 
-__all__ = ["atomic_path", "default_file_mode", "read_arrays", "write_arrays"]
+__all__ = ["atomic_path", "check_writable", "check_writable_dir", "default_file_mode",
+           "read_arrays", "write_arrays"]
 
 _META_KEY = "semalign"
 _SUM_KEY = "semalign.sha256"
@@ -72,6 +73,38 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+def check_writable_dir(folder: str | os.PathLike[str], what: str = "output folder") -> Path:
+    """Create ``folder`` if needed and prove a file can be created in it, before any work.
+
+    Raises
+    ------
+    OutputError
+        ``folder`` is a file, lies under a file, or is read-only.
+    """
+    target = Path(folder).expanduser()
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{what} {target} is a file, not a folder; pass a folder path")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".semalign-probe.", dir=target)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {what} {target} ({exc.strerror or exc}); choose "
+                          f"another folder or fix its permissions") from None
+    return target
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Raise :class:`OutputError` now unless the file ``path`` can be written later."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise OutputError(f"output {target} is a folder; give a file name, e.g. "
+                          f"{target / 'out.safetensors'}")
+    check_writable_dir(target.parent)
+    return target
+
+
 def _canonical(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
@@ -100,8 +133,15 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray],
     tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     metadata = {_META_KEY: json.dumps(document, sort_keys=True),
                 _SUM_KEY: json.dumps(_checksums(document, tensors), sort_keys=True)}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    from safetensors import SafetensorError
+
+    try:
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+    except (OSError, SafetensorError) as exc:  # read-only or full disk, a file in the way
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError(f"could not write {path} ({reason}); nothing was written there and "
+                          f"an existing file is unchanged") from exc
     return Path(path)
 
 
@@ -122,8 +162,8 @@ def read_arrays(path: str | os.PathLike[str], *, format: str, max_version: int,
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    MissingFileError
+        If ``path`` does not exist (a ``FileNotFoundError``).
     CorruptFileError
         If the file is not a readable safetensors file of ``format``, was written by a newer
         semalign than this one, fails a checksum, or is an unverifiable version-1 file.
@@ -133,7 +173,7 @@ def read_arrays(path: str | os.PathLike[str], *, format: str, max_version: int,
         if source.is_dir():
             raise CorruptFileError(f"{source} is a directory, not a semalign file; pass the "
                                    f"path of the .safetensors file")
-        raise FileNotFoundError(f"no such file: {source}")
+        raise MissingFileError(f"no such file: {source}; check the path")
     metadata, arrays = _read_raw(source)
     try:
         document = json.loads(metadata[_META_KEY])

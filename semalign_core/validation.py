@@ -35,6 +35,14 @@ def check_matrix(X: Any, name: str = "X", *, dtype: type = np.float32,
     if arr.shape[1] == 0:
         raise InvalidInputError(f"{name} has zero columns")
     check_finite(arr, name)
+    if np.dtype(dtype).itemsize < arr.dtype.itemsize and arr.size:
+        # float64 values beyond float32's range would silently become inf in the cast
+        too_big = np.abs(arr) > np.finfo(dtype).max
+        if too_big.any():
+            bad = tuple(int(i) for i in np.argwhere(too_big)[0])
+            raise InvalidInputError(
+                f"{name} holds values too large for {np.dtype(dtype).name} (first at index "
+                f"{bad}: {float(arr[bad])!r}); rescale them")
     return np.ascontiguousarray(arr, dtype=dtype)
 
 

@@ -114,10 +114,11 @@ def test_encode_fit_zero_shot_evaluate_chain(tmp_path, capsys, components):
                  "--text-encoder", "tiny-text", "--option", "dim=32", "--prompts",
                  str(prompts), "--space", "centered", "-o", str(predictions)]) == 0
     header = predictions.read_text().splitlines()[0]
-    assert header == "id,prediction,p_normal,p_pneumonia"
+    assert header == "id,prediction,p_normal,p_pneumonia,score_normal,score_pneumonia"
     capsys.readouterr()
     assert main(["evaluate", "--predictions", str(predictions), "--manifest", str(manifest),
-                 "--positive-label", "pneumonia", "--bootstrap", "20", "--json"]) == 0
+                 "--split", "test", "--positive-label", "pneumonia", "--bootstrap", "20",
+                 "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert set(metrics) == {"accuracy", "balanced_accuracy", "macro_f1", "auroc"}
     assert metrics["auroc"]["low"] <= metrics["auroc"]["estimate"] <= metrics["auroc"]["high"]

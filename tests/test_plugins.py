@@ -117,7 +117,10 @@ def test_duplicate_names_name_both_plugins(semalign_isolated_plugins):
 def test_duplicate_alias_of_a_builtin(semalign_isolated_plugins):
     register_plugin(_solver_plugin("aliaser", "none"))  # 'none' is an alias of 'identity'
     with pytest.raises(DuplicatePluginError, match="'none'"):
-        list_solvers()
+        get_solver("none")
+    # scoped to the duplicated name: listing and every other lookup keep working
+    assert "identity" in list_solvers() and "none" not in list_solvers(aliases=True)
+    assert isinstance(get_solver("identity"), IdentitySolver)
 
 
 def test_register_rejects_a_non_callable_factory(semalign_isolated_plugins):

@@ -102,16 +102,35 @@ class Embeddings:
         return np.asarray(out, dtype=np.int64)
 
     def subset(self, selection: Sequence[str] | Sequence[int] | np.ndarray) -> Embeddings:
-        """A new container with the rows named by ids or selected by integer indices."""
+        """A new container with the rows named by ids, integer indices or a boolean mask.
+
+        A boolean mask needs one entry per row; float indices are refused.
+        """
         sel = list(selection) if not isinstance(selection, np.ndarray) else selection
-        if len(sel) and isinstance(sel[0], str):
+        if len(sel) and all(isinstance(s, str) for s in sel):
             index = self.positions(sel)  # type: ignore[arg-type]
         else:
-            index = np.asarray(sel, dtype=np.int64)
-            if index.size and (index.min() < -len(self) or index.max() >= len(self)):
-                raise InvalidInputError(f"index out of range for {len(self)} embeddings")
+            index = self._index(np.asarray(sel))
         return Embeddings(self.vectors[index], [self.ids[i] for i in index], self.fingerprint,
                           self.metadata)
+
+    def _index(self, sel: np.ndarray) -> np.ndarray:
+        if sel.size == 0:
+            return np.zeros(0, np.int64)
+        if sel.ndim != 1:
+            raise InvalidInputError(f"a selection must be 1-D, got shape {sel.shape}")
+        if sel.dtype == bool:
+            if len(sel) != len(self):
+                raise InvalidInputError(f"a boolean mask needs one entry per row: got "
+                                        f"{len(sel)} for {len(self)} embeddings")
+            return np.flatnonzero(sel)
+        if sel.dtype.kind not in "iu":
+            raise InvalidInputError(f"select rows by ids, integer indices or a boolean mask, "
+                                    f"got {sel.dtype} values such as {sel.flat[0]!r}")
+        index = sel.astype(np.int64)
+        if index.min() < -len(self) or index.max() >= len(self):
+            raise InvalidInputError(f"index out of range for {len(self)} embeddings")
+        return index
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..fileio import check_writable
 
-__all__ = ["add_command", "echo_for", "load_embeddings", "parse_options"]
+__all__ = ["add_command", "check_writable", "echo_for", "load_embeddings", "parse_options"]
 
 
 def add_command(sub: Any, name: str, help: str, description: str, examples: str,

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import InvalidInputError
-from ._common import add_command, parse_options
+from ._common import add_command, check_writable, parse_options
 
 __all__ = ["add_parser"]
 
@@ -23,10 +23,16 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                       threads=args.threads)
     options = parse_options(args.option, "--option")
     encoder = get_encoder(args.encoder, **options)
+    if args.field and args.field != encoder.modality:
+        # a text encoder would embed image paths as sentences (and exit 0)
+        raise InvalidInputError(f"--field {args.field} but {args.encoder} is a "
+                                f"{encoder.modality} encoder; pick a {args.field} encoder or "
+                                f"--field {encoder.modality}")
+    check_writable(args.output)
     manifest = read_manifest(args.manifest)
     if args.split:
         manifest = manifest.filter(split=args.split)
-    modality = args.field or encoder.modality
+    modality = encoder.modality
     items = manifest.items(modality)
     if args.cache_dir:
         emb = encode_dataset(args.encoder, items, args.cache_dir, options=options,

@@ -28,6 +28,52 @@ def _read_predictions(path: str) -> list[dict[str, str]]:
     return rows
 
 
+def _check_coverage(path: str, ids: list[str], truth: dict[str, Any], split: str | None) -> None:
+    """One prediction per manifest item: duplicates would count twice, gaps go unnoticed."""
+    from collections import Counter
+
+    duplicated = [i for i, n in Counter(ids).items() if n > 1]
+    if duplicated:
+        raise InvalidInputError(f"{path} has {len(duplicated)} id(s) predicted more than once, "
+                                f"e.g. {duplicated[0]!r}; keep one row per item")
+    missing = [i for i in ids if i not in truth]
+    if missing:
+        raise InvalidInputError(f"{len(missing)} prediction id(s) are not in the manifest, "
+                                f"e.g. {missing[0]!r}")
+    unpredicted = [i for i in truth if i not in set(ids)]
+    if unpredicted:
+        where = f"split {split!r} of the manifest" if split else "the manifest"
+        raise InvalidInputError(f"{path} has no prediction for {len(unpredicted)} of the "
+                                f"{len(truth)} items of {where}, e.g. {unpredicted[0]!r}; "
+                                f"predict every item or pass --split")
+
+
+def _scores(args: argparse.Namespace, rows: list[dict[str, str]]
+            ) -> tuple[list[str], np.ndarray | None]:
+    """The classes and the AUROC scores: the raw ``score_<class>`` columns when present (they
+    rank exactly as the classifier does), else the ``p_<class>`` probabilities."""
+    prefix = "score_" if any(c.startswith("score_") for c in rows[0]) else "p_"
+    classes = [c[len(prefix):] for c in rows[0] if c.startswith(prefix)]
+    if not classes:
+        return [], None
+    try:
+        score = np.asarray([[float(r[f"{prefix}{c}"]) for c in classes] for r in rows])
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{args.predictions}: a {prefix}<class> value is not a number "
+                                f"({exc})") from None
+    if len(classes) != 2:
+        return classes, score
+    positive = args.positive_label or classes[1]
+    if positive not in classes:
+        raise InvalidInputError(f"--positive-label {positive!r} is not one of {classes}")
+    negative = next(c for c in classes if c != positive)
+    pos, neg = classes.index(positive), classes.index(negative)
+    if prefix == "score_":  # binary: rank by the score difference, as predict_proba does
+        diff = score[:, pos] - score[:, neg]
+        return [negative, positive], np.column_stack([-diff, diff])
+    return [negative, positive], score[:, [neg, pos]]
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..data.manifest import read_manifest
     from ..evaluation.metrics import classification_metrics
@@ -37,23 +83,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.split:
         manifest = manifest.filter(split=args.split)
     truth = {r.id: r.label for r in manifest}
-    missing = [r["id"] for r in rows if r["id"] not in truth]
-    if missing:
-        raise InvalidInputError(f"{len(missing)} prediction id(s) are not in the manifest, "
-                                f"e.g. {missing[0]!r}")
-    classes = [c[2:] for c in rows[0] if c.startswith("p_")]
+    _check_coverage(args.predictions, [r["id"] for r in rows], truth, args.split)
     y_true = np.asarray([truth[r["id"]] for r in rows])
     y_pred = np.asarray([r["prediction"] for r in rows])
-    score = None
-    if classes:
-        score = np.asarray([[float(r[f"p_{c}"]) for c in classes] for r in rows])
-        if len(classes) == 2:
-            positive = args.positive_label or classes[1]
-            if positive not in classes:
-                raise InvalidInputError(f"--positive-label {positive!r} is not one of {classes}")
-            negative = next(c for c in classes if c != positive)
-            classes = [negative, positive]
-            score = score[:, [classes.index(negative), classes.index(positive)]]
+    classes, score = _scores(args, rows)
     metrics = classification_metrics(y_true, y_pred, score, labels=classes or None,
                                      n_resamples=args.bootstrap, seed=args.seed)
     if args.json:

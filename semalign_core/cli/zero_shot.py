@@ -50,13 +50,18 @@ def _cmd_zero_shot(args: argparse.Namespace) -> int:
                              temperature=args.temperature,
                              **({"space": args.space} if args.space else {}))
     proba = clf.predict_proba(images)
+    scores = clf.decision_scores(images)
     classes = [str(c) for c in clf.classes_]
     pred = np.asarray(classes)[proba.argmax(axis=1)]
     with atomic_path(args.output) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "prediction", *(f"p_{c}" for c in classes)])
-        for item_id, p, row in zip(images.ids, pred, proba, strict=True):
-            writer.writerow([item_id, p, *(f"{v:.6g}" for v in row)])
+        writer.writerow(["id", "prediction", *(f"p_{c}" for c in classes),
+                         *(f"score_{c}" for c in classes)])
+        # repr, not a rounded format: rounding would tie close probabilities, and the raw
+        # scores let `semalign evaluate` rank exactly as the classifier does
+        for item_id, p, row, srow in zip(images.ids, pred, proba, scores, strict=True):
+            writer.writerow([item_id, p, *(repr(float(v)) for v in row),
+                             *(repr(float(v)) for v in srow)])
     print(f"wrote {len(pred)} predictions to {args.output}")
     return 0
 

@@ -171,7 +171,8 @@ class _PluginState:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self._entries: dict[str, dict[str, RegistryEntry]] | None = None
-        self._lookup_error: PluginError | None = None
+        #: kind -> name -> the error a lookup of that (duplicated) name raises
+        self.duplicates: dict[str, dict[str, DuplicatePluginError]] = {}
 
     # -- loading ---------------------------------------------------------------------------
     def load_all(self) -> None:
@@ -205,7 +206,11 @@ class _PluginState:
         self.infos[name] = info
         try:
             plugin = importer()
-        except Exception as exc:  # a broken plugin must not take the others down
+        except BaseException as exc:  # a broken plugin must not take the others down
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            # SystemExit included: a plugin calling sys.exit() at import must not end every
+            # semalign command silently
             info.status, info.error = "failed", f"import failed: {_describe(exc)}"
             return
         self.add(plugin, info)
@@ -234,10 +239,8 @@ class _PluginState:
     # -- registration ----------------------------------------------------------------------
     def entries(self) -> dict[str, dict[str, RegistryEntry]]:
         if self._entries is None:
-            self._lookup_error = None
+            self.duplicates = {kind: {} for kind in KINDS}
             self._entries = self._collect()
-        if self._lookup_error is not None:
-            raise self._lookup_error
         return self._entries
 
     def _collect(self) -> dict[str, dict[str, RegistryEntry]]:
@@ -263,7 +266,9 @@ class _PluginState:
 
                 try:
                     impl.function(register=register)
-                except Exception as exc:
+                except BaseException as exc:
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
                     info.status = "failed"
                     info.error = f"{hook_name} raised {_describe(exc)}"
                     per_plugin.pop(plugin_name, None)
@@ -279,11 +284,16 @@ class _PluginState:
                 table = tables[entry.kind]
                 for key in (entry.name, *entry.aliases):
                     existing = table.get(key)
-                    if existing is not None and existing is not entry:
-                        self._lookup_error = DuplicatePluginError(
-                            f"{entry.kind} name {key!r} is registered by both "
-                            f"{existing.plugin!r} and {entry.plugin!r}; uninstall one of them "
-                            f"or disable it with SEMALIGN_DISABLE_PLUGINS")
+                    clash = self.duplicates[entry.kind].get(key)
+                    if clash is not None or (existing is not None and existing is not entry):
+                        # only lookups of this one name fail; every other name keeps working
+                        owners = clash.args[1] if clash is not None else [existing.plugin]
+                        owners = [*owners, entry.plugin]
+                        self.duplicates[entry.kind][key] = DuplicatePluginError(
+                            f"{entry.kind} name {key!r} is registered by "
+                            f"{' and '.join(repr(o) for o in owners)}; uninstall one of them "
+                            f"or disable it with SEMALIGN_DISABLE_PLUGINS", owners)
+                        table.pop(key, None)
                         continue
                     table[key] = entry
                 info.registered.setdefault(entry.kind, []).append(entry.name)
@@ -311,25 +321,32 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def registry_entries(kind: str) -> dict[str, RegistryEntry]:
-    """Every name and alias of ``kind`` mapped to its entry.
-
-    Raises
-    ------
-    DuplicatePluginError
-        If two plugins registered the same name.
-    """
+    """Every name and alias of ``kind`` mapped to its entry (duplicated names left out)."""
     with _lock:
         return dict(_get_state().entries()[kind])
+
+
+def duplicate_error(kind: str, name: str) -> DuplicatePluginError | None:
+    """The error for ``name`` if two plugins registered it as a ``kind``, else ``None``."""
+    with _lock:
+        state = _get_state()
+        state.entries()
+        return state.duplicates.get(kind, {}).get(name)
+
+
+def duplicate_errors() -> list[DuplicatePluginError]:
+    """One error per name that two plugins registered (for ``semalign plugins``)."""
+    with _lock:
+        state = _get_state()
+        state.entries()
+        return [err for table in state.duplicates.values() for err in table.values()]
 
 
 def plugin_infos() -> list[PluginInfo]:
     """Status of every plugin that was found, loaded or not, in load order."""
     with _lock:
         state = _get_state()
-        try:
-            state.entries()
-        except DuplicatePluginError:
-            pass  # still show what loaded; registry access raises it
+        state.entries()
         return list(state.infos.values())
 
 

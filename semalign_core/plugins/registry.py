@@ -16,7 +16,7 @@ import inspect
 from typing import Any, TypeVar
 
 from ..errors import InvalidInputError, PluginError, UnknownPluginError
-from .manager import MODALITIES, RegistryEntry, registry_entries
+from .manager import MODALITIES, RegistryEntry, duplicate_error, registry_entries
 
 __all__ = [
     "build_component",
@@ -50,6 +50,9 @@ def get_entry(kind: str, name: str) -> RegistryEntry:
     entry = entries.get(name)
     if entry is not None:
         return entry
+    duplicate = duplicate_error(kind, name)
+    if duplicate is not None:
+        raise duplicate
     label = _LABELS[kind]
     available = sorted(entries)
     close = difflib.get_close_matches(name, available, n=1, cutoff=0.5)
@@ -90,7 +93,7 @@ def build_component(kind: str, name: str, options: dict[str, Any], base: type[T]
             raise InvalidInputError(
                 f"bad options for {_LABELS[kind]} {entry.name!r}: {exc}; it accepts "
                 f"{accepted or 'no options'}") from None
-    obj = entry.factory(**options)
+    obj = _call_factory(entry, kind, options)
     if not isinstance(obj, base):
         raise PluginError(
             f"{entry.plugin!r} registered {_LABELS[kind]} {entry.name!r}, but its factory "
@@ -103,8 +106,26 @@ def build_component(kind: str, name: str, options: dict[str, Any], base: type[T]
     return obj
 
 
+def _call_factory(entry: RegistryEntry, kind: str, kwargs: dict[str, Any]) -> Any:
+    """Build the component; a factory's own failure names the plugin that registered it."""
+    from ..errors import SemalignError
+
+    try:
+        return entry.factory(**kwargs)
+    except SemalignError:
+        raise
+    except TypeError as exc:  # an option the signature accepted but __init__ refused
+        raise InvalidInputError(f"bad options for {_LABELS[kind]} {entry.name!r} (from plugin "
+                                f"{entry.plugin!r}): {exc}") from exc
+    except Exception as exc:
+        raise PluginError(f"plugin {entry.plugin!r} failed to build {_LABELS[kind]} "
+                          f"{entry.name!r}: {type(exc).__name__}: {exc}") from exc
+
+
 def _names(kind: str) -> list[str]:
-    return sorted({entry.name for entry in registry_entries(kind).values()})
+    entries = registry_entries(kind)
+    # a name two plugins registered is left out even where an alias still reaches one of them
+    return sorted({e.name for e in entries.values() if entries.get(e.name) is e})
 
 
 def list_encoders(*, modality: str | None = None, aliases: bool = False) -> list[str]:
