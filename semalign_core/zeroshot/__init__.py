@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .calibration import CALIBRATIONS, MIN_CALIBRATION_ITEMS, Calibration, gmm_threshold
 from .classifier import ZeroShotClassifier
+from .ivf_index import IVF_KINDS, IVFIndex, recall_at_k
 from .label_index import DEVICES, LabelIndex
 from .prompts import PromptSet, ensemble_embedding
 from .stitching import LinearHead, StitchedClassifier
@@ -20,9 +21,11 @@ from .thresholds import (
 __all__ = [
            "CALIBRATIONS",
            "DEVICES",
+           "IVF_KINDS",
            "MIN_CALIBRATION_ITEMS",
            "THRESHOLD_METHODS",
            "Calibration",
+           "IVFIndex",
            "LabelIndex",
            "LinearHead",
            "PromptSet",
@@ -33,5 +36,6 @@ __all__ = [
            "fit_thresholds",
            "gmm_threshold",
            "mcc_threshold",
+           "recall_at_k",
            "youden_threshold",
 ]
