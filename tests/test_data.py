@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from semalign_core import InvalidInputError
-from semalign_core.data.manifest import Manifest, Record, read_manifest, split_by_group
+from semalign_core.data import Manifest, Record, read_manifest, split_by_group
 
 
 def _write_csv(path, rows, header):

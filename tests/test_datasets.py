@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from semalign_core import InvalidInputError
+from semalign_core.data import split_by_group
 from semalign_core.data.chexpert import CHEXPERT_5X200_CLASSES, chexpert_5x200, chexpert_manifest
-from semalign_core.data.manifest import split_by_group
 from semalign_core.data.mimic import mimic_cxr_manifest
 from semalign_core.data.nih import nih_chestxray14_manifest
 from semalign_core.data.reports import report_section, report_sections

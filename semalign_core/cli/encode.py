@@ -12,7 +12,7 @@ __all__ = ["add_parser"]
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from ..data.manifest import read_manifest
+    from ..data.readers import read_manifest
     from ..encoding.encoder import get_encoder
     from ..encoding.engines import EngineSpec, encode_dataset
 

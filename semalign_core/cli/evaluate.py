@@ -75,7 +75,7 @@ def _scores(args: argparse.Namespace, rows: list[dict[str, str]]
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..data.manifest import read_manifest
+    from ..data.readers import read_manifest
     from ..evaluation.metrics import classification_metrics
 
     rows = _read_predictions(args.predictions)

@@ -9,6 +9,9 @@
 :mod:`~semalign_core.data.mimic`, :mod:`~.chexpert`, :mod:`~.nih`, :mod:`~.rsna`
     MIMIC-CXR-JPG (with its reports), CheXpert (and its 5x200 protocol), NIH ChestX-ray14 and
     RSNA Pneumonia in their official on-disk layouts (see ``docs/datasets.md``).
+:mod:`semalign_core.data.manifest`, :mod:`~.readers`, :mod:`~.splits`
+    The :class:`Manifest` of records; reading and writing CSV / Parquet / image folders; group
+    splits.
 :mod:`semalign_core.data.reports`
     Sections of free-text radiology reports.
 :mod:`semalign_core.data.sources`
@@ -23,23 +26,17 @@ from __future__ import annotations
 
 from .chexpert import chexpert_5x200, chexpert_manifest
 from .kermany import kermany_manifest
-from .manifest import (
-    COLUMNS,
-    IMAGE_EXTENSIONS,
-    LABEL_SEPARATOR,
-    Manifest,
-    Record,
-    read_manifest,
-    split_by_group,
-)
+from .manifest import COLUMNS, IMAGE_EXTENSIONS, LABEL_SEPARATOR, Manifest, Record
 from .mimic import mimic_cxr_manifest
 from .nih import nih_chestxray14_manifest
 from .openi import OpenIReport, classify_report, openi_manifest, read_openi_reports
+from .readers import read_manifest, write_manifest
 from .reports import report_section, report_sections
 from .rsna import rsna_pneumonia_manifest
+from .splits import split_by_group
 
 __all__ = ["COLUMNS", "IMAGE_EXTENSIONS", "LABEL_SEPARATOR", "Manifest", "OpenIReport", "Record",
            "chexpert_5x200", "chexpert_manifest", "classify_report", "kermany_manifest",
            "mimic_cxr_manifest", "nih_chestxray14_manifest", "openi_manifest", "read_manifest",
            "read_openi_reports", "report_section", "report_sections", "rsna_pneumonia_manifest",
-           "split_by_group"]
+           "split_by_group", "write_manifest"]

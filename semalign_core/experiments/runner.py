@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from ..align.embeddings import Embeddings
-from ..data.manifest import Manifest, read_manifest, split_by_group
+from ..data.manifest import Manifest
+from ..data.readers import read_manifest
+from ..data.splits import split_by_group
 from ..encoding.encoder import Encoder
 from ..errors import InvalidInputError
 from ..evaluation.metrics import ConfidenceInterval
