@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import DimensionMismatchError, InvalidInputError
 
-__all__ = ["check_finite", "check_matrix", "check_paired"]
+__all__ = ["check_finite", "check_matrix", "check_paired", "checked_product"]
 
 
 def check_matrix(X: Any, name: str = "X", *, dtype: type = np.float32,
@@ -62,3 +62,27 @@ def check_paired(X: np.ndarray, Y: np.ndarray, names: tuple[str, str] = ("X", "Y
         raise DimensionMismatchError(
             f"{names[0]} and {names[1]} must be paired row by row, but have "
             f"{X.shape[0]} and {Y.shape[0]} rows")
+
+
+def checked_product(X: Any, M: np.ndarray, name: str = "X", *,
+                    m_nonzero: bool | None = None) -> np.ndarray:
+    """``X @ M`` in float32 for float rows ``X``, refusing NaN/inf in ``X`` like
+    :func:`check_matrix`, but checking the (usually much smaller) product instead of ``X``.
+
+    Sound because every NaN or inf element of ``X`` reaches every output column unless it meets
+    an exact zero of ``M`` (``inf * 0`` is the only way to lose one): for such an ``M``, and for
+    input that is not float32 and C-contiguous already, ``X`` itself is checked first.
+    ``m_nonzero`` is ``np.all(M != 0)``, when the caller has it already.
+    """
+    arr = np.asarray(X)
+    if m_nonzero is None:
+        m_nonzero = bool(np.all(M != 0))
+    if arr.dtype != np.float32 or arr.ndim != 2 or not arr.flags.c_contiguous or not m_nonzero:
+        return check_matrix(arr, name, dtype=np.float32, min_rows=0) @ M
+    with np.errstate(invalid="ignore", over="ignore"):  # reported below, with the input named
+        out = arr @ M
+    if not np.isfinite(out).all():
+        check_finite(arr, name)
+        raise InvalidInputError(f"{name} is so large that its products overflow float32; check "
+                                f"that the vectors come from the right encoder")
+    return out

@@ -217,6 +217,37 @@ def test_label_index_matches_brute_force_argmax(data):
     assert (np.diff(top, axis=1) <= tol).all()  # best first
 
 
+@pytest.mark.parametrize("n_labels", [1, 2, 14, 64, 300])
+def test_blas_and_faiss_backends_give_the_same_results(n_labels, monkeypatch):
+    rng = np.random.default_rng(n_labels)
+    E = rng.normal(size=(n_labels, 24)).astype(np.float32)
+    Q = rng.normal(size=(5000, 24)).astype(np.float32)  # more than one BLAS tile
+    labels = [f"L{i}" for i in range(n_labels)]
+    auto = LabelIndex(labels, E, device="cpu")
+    assert auto.backend_ == ("blas" if n_labels <= label_index.BLAS_MAX_LABELS else "faiss")
+    monkeypatch.setattr(label_index, "BLAS_MAX_LABELS", 0)
+    flat = LabelIndex(labels, E, device="cpu")
+    monkeypatch.setattr(label_index, "BLAS_MAX_LABELS", 10**6)
+    blas = LabelIndex(labels, E, device="cpu")
+    assert (flat.backend_, blas.backend_) == ("faiss", "blas")
+    for k in sorted({1, min(3, n_labels), n_labels}):
+        (i_f, s_f), (i_b, s_b) = flat.search_indices(Q, k), blas.search_indices(Q, k)
+        np.testing.assert_allclose(s_b, s_f, rtol=1e-5, atol=1e-5)
+        if k <= 3:  # the best few of random scores have no near-ties
+            np.testing.assert_array_equal(i_b, i_f)
+        else:  # deep in a long ranking, float32 rounding may swap two near-equal neighbours
+            np.testing.assert_array_equal(np.sort(i_b, axis=1), np.sort(i_f, axis=1))
+    np.testing.assert_allclose(blas.scores(Q), flat.scores(Q), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(blas.scores(Q), Q.astype(np.float64) @ E.T.astype(np.float64),
+                               rtol=1e-4, atol=1e-4)
+    assert blas.search_indices(Q[:0], 1)[0].shape == (0, 1)
+    bad = Q[:3].copy()
+    bad[1, 5] = np.nan
+    for index in (flat, blas):
+        with pytest.raises(InvalidInputError, match="NaN"):
+            index.search(bad)
+
+
 def test_label_index_remembers_prompts_and_round_trips(tmp_path):
     text = HashedBowEncoder(16)
     ps = PromptSet.from_templates(CLASSES, TEMPLATES)
@@ -304,6 +335,7 @@ def test_auto_device_uses_gpu_when_faiss_sees_one(fake_gpu):
     Q = np.random.default_rng(1).normal(size=(7, 8)).astype(np.float32)
     np.testing.assert_array_equal(gpu.search(Q, 3)[0], cpu.search(Q, 3)[0])
     assert fake_gpu[0].searches == 1
+    assert (gpu.backend_, cpu.backend_) == ("faiss-gpu", "blas")  # the GPU even for 5 labels
     assert LabelIndex(list("abcde"), E, device="cuda").device_ == "cuda"
 
 

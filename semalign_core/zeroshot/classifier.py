@@ -338,7 +338,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         if folded is not None:  # no translation: one (d_x x K) product per chunk
             array = self.translator._check_header(X, "source")
             return (folded.nonnegative(array) if self.is_multilabel
-                    else self.classes_[folded.argmax(array)])
+                    else folded.argmax(array, self.classes_))
         if self.is_multilabel:
             return (self.predict_proba(X) >= 0.5).astype(np.int64)
         classes = self.classes_

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..align.folding import FOLDED_CHUNK, Affine, Plan, RowScale
-from ..validation import check_matrix
+from ..validation import checked_product
 
 __all__ = ["FoldedScores", "fold_scores"]
 
@@ -37,29 +37,19 @@ class FoldedScores:
     def __init__(self, M: np.ndarray, c: np.ndarray) -> None:
         self.M = np.ascontiguousarray(M, dtype=np.float32)
         self.c = np.asarray(c, dtype=np.float32)
-        # With no exact zero in M, every NaN/inf input element reaches every output column
-        # (inf * 0 is the only way to lose one), so checking the small output suffices.
-        self._output_check = bool(np.all(self.M != 0))
+        self._m_nonzero = bool(np.all(self.M != 0))
 
     def _chunk(self, X: Any) -> np.ndarray:
-        if not self._output_check:
-            return check_matrix(X, "source", dtype=np.float32) @ self.M + self.c
-        X = np.asarray(X)
-        if X.dtype != np.float32 or not X.flags.c_contiguous:
-            X = check_matrix(X, "source", dtype=np.float32)
-        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are reported below
-            S = X @ self.M
-            S += self.c
-        if not np.isfinite(S).all():
-            check_matrix(X, "source", dtype=np.float32)  # names the offending input element
-            raise_overflow()
+        S = checked_product(X, self.M, "source", m_nonzero=self._m_nonzero)
+        S += self.c
         return S
 
-    def argmax(self, X: Any) -> np.ndarray:
-        """Row-wise argmax of ``X M + c`` (int64), chunk by chunk."""
-        out = np.empty(X.shape[0], dtype=np.int64)
+    def argmax(self, X: Any, labels: np.ndarray) -> np.ndarray:
+        """``labels`` at the row-wise argmax of ``X M + c``, chunk by chunk (written straight
+        into the result: no N-sized index array on the side)."""
+        out = np.empty(X.shape[0], dtype=labels.dtype)
         for lo in range(0, X.shape[0], FOLDED_CHUNK):
-            out[lo:lo + FOLDED_CHUNK] = self._chunk(X[lo:lo + FOLDED_CHUNK]).argmax(axis=1)
+            out[lo:lo + FOLDED_CHUNK] = labels[self._chunk(X[lo:lo + FOLDED_CHUNK]).argmax(axis=1)]
         return out
 
     def nonnegative(self, X: Any) -> np.ndarray:
@@ -68,13 +58,6 @@ class FoldedScores:
         for lo in range(0, X.shape[0], FOLDED_CHUNK):
             out[lo:lo + FOLDED_CHUNK] = self._chunk(X[lo:lo + FOLDED_CHUNK]) >= 0
         return out
-
-
-def raise_overflow() -> None:
-    from ..errors import InvalidInputError
-
-    raise InvalidInputError("the image embeddings are so large that their scores overflow "
-                            "float32; check that they come from the translator's source encoder")
 
 
 def _near_identity(op: Any, size: float) -> bool:

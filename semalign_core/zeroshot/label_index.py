@@ -1,5 +1,6 @@
-"""The FAISS label index: exact inner-product search over class embeddings, on the GPU when FAISS
-sees one (``faiss.get_num_gpus() > 0``), else on the CPU.
+"""The label index: exact inner-product search over class embeddings, by the fastest exact route
+for the size: FAISS on the GPU whenever FAISS sees one (``faiss.get_num_gpus() > 0``); on the
+CPU, one BLAS product for small label sets and a FAISS flat index above :data:`BLAS_MAX_LABELS`.
 
 FAISS is imported lazily (the ``semalign-core[faiss]`` extra; ``faiss-gpu`` works the same).
 """
@@ -20,10 +21,10 @@ from ..errors import (
     InvalidInputError,
 )
 from ..fileio import read_arrays, write_arrays
-from ..validation import check_matrix
+from ..validation import check_matrix, checked_product
 from .prompts import PromptSet, TextSource, _pairs
 
-__all__ = ["DEVICES", "LabelIndex"]
+__all__ = ["BLAS_MAX_LABELS", "DEVICES", "LabelIndex"]
 
 DEVICES = ("auto", "cpu", "cuda")
 _INDEX_FORMAT = "semalign.label_index"
@@ -32,6 +33,15 @@ _INDEX_VERSION = 2
 _EPS = 1e-12
 #: FAISS GPU flat indexes answer at most this many neighbours per query.
 _GPU_MAX_K = 2048
+#: On the CPU, label sets up to this size are searched with one BLAS product and an argmax (or
+#: argpartition): for few labels FAISS's flat index does the same product plus per-query heap
+#: bookkeeping. benchmarks/bench_label_index.py measured the two within noise of each other from
+#: 2 to 64 labels and FAISS ahead from a few hundred on (its blocked search keeps the score
+#: tile in cache).
+BLAS_MAX_LABELS = 256
+#: Queries per BLAS product: at least this many, and a (rows x n_labels) float32 score tile of
+#: about 4 MB (fewer, larger products for few labels).
+_BLAS_ROWS = 4096
 
 
 # -- the label index ---------------------------------------------------------------------------
@@ -132,11 +142,23 @@ class LabelIndex:
         faiss = _import_faiss()
         self.device_ = _resolve_device(device, faiss)
         self._resources = None  # GPU resources must live as long as the GPU index
+        self._index = None
+        self._ET = np.ascontiguousarray(E.T)
+        self._ET_nonzero = bool(np.all(E != 0))
+        self._rows = max(_BLAS_ROWS, (1 << 20) // len(labels))
         if self.device_ == "cuda":
             self._index, self._resources = _make_gpu_index(faiss, self.dim)
-        else:
+        elif len(labels) > BLAS_MAX_LABELS:
             self._index = faiss.IndexFlatIP(self.dim)
-        self._index.add(E)
+        if self._index is not None:
+            self._index.add(E)
+
+    @property
+    def backend_(self) -> str:
+        """``"faiss-gpu"``, ``"faiss"`` (CPU flat index) or ``"blas"`` (one dense product)."""
+        if self.device_ == "cuda":
+            return "faiss-gpu"
+        return "faiss" if self._index is not None else "blas"
 
     @classmethod
     def from_prompts(cls, prompt_set: PromptSet, text_source: TextSource, *,
@@ -176,11 +198,47 @@ class LabelIndex:
         if not isinstance(k, int | np.integer) or not 1 <= k <= len(self):
             raise InvalidInputError(f"k must be an int between 1 and the number of labels "
                                     f"({len(self)}), got {k!r}")
+        if self._index is None:
+            return self._blas_search(vectors, int(k))
         Q = self._queries(vectors)
         if Q.shape[0] == 0:
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
         scores, indices = self._index.search(Q, int(k))
         return indices.astype(np.int64, copy=False), scores.astype(np.float32, copy=False)
+
+    def _blas_search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` from dense score tiles (argmax for k = 1, else argpartition)."""
+        Q = self._raw_queries(vectors)
+        n = Q.shape[0]
+        indices, scores = np.empty((n, k), np.int64), np.empty((n, k), np.float32)
+        for lo in range(0, n, self._rows):
+            S = checked_product(Q[lo:lo + self._rows], self._ET, "vectors",
+                                m_nonzero=self._ET_nonzero)
+            if k == 1:
+                top = S.argmax(axis=1)[:, None]
+                indices[lo:lo + len(S)] = top
+                scores[lo:lo + len(S), 0] = S[np.arange(len(S)), top[:, 0]]
+                continue
+            else:
+                top = (np.argpartition(-S, k - 1, axis=1)[:, :k] if k < S.shape[1]
+                       else np.broadcast_to(np.arange(k), S.shape))
+                order = np.argsort(-np.take_along_axis(S, top, axis=1), axis=1, kind="stable")
+                top = np.take_along_axis(top, order, axis=1)
+            indices[lo:lo + len(S)] = top
+            scores[lo:lo + len(S)] = np.take_along_axis(S, top, axis=1)
+        return indices, scores
+
+    def _raw_queries(self, vectors: Any) -> Any:
+        """The query array, shape-checked but not copied (the product checks its values)."""
+        if isinstance(vectors, Embeddings):
+            vectors = vectors.vectors
+        Q = vectors if hasattr(vectors, "shape") else np.asarray(vectors)
+        if len(Q.shape) != 2:
+            return self._queries(Q)  # raises the usual error
+        if Q.shape[1] != self.dim:
+            raise DimensionMismatchError(f"the index holds {self.dim}-d label embeddings, got "
+                                         f"{Q.shape[1]}-d query vectors")
+        return Q
 
     def search(self, vectors: Any, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best labels per query, best first.
@@ -203,9 +261,14 @@ class LabelIndex:
         """Inner products with every label, columns in :attr:`labels` order, shape (n, n_labels).
         """
         n_labels = len(self)
-        if self.device_ == "cuda" and n_labels > _GPU_MAX_K:
-            # GPU flat indexes cap k; a dense product is exact and as fast for this shape
-            return self._queries(vectors) @ self.embeddings.T
+        if self.device_ != "cuda" or n_labels > _GPU_MAX_K:
+            # every label's score: one dense product is exact, and faster than a search that
+            # sorts all of them (GPU flat indexes also cap k)
+            Q = self._raw_queries(vectors)
+            return np.concatenate([checked_product(Q[lo:lo + self._rows], self._ET, "vectors",
+                                                   m_nonzero=self._ET_nonzero)
+                                   for lo in range(0, Q.shape[0], self._rows)]
+                                  or [np.zeros((0, n_labels), np.float32)])
         indices, values = self.search_indices(vectors, n_labels)
         out = np.empty_like(values)
         np.put_along_axis(out, indices, values, axis=1)
