@@ -268,3 +268,29 @@ def test_config_engine_section():
         EngineConfig.model_validate({"name": "local", "workers": 4})
     with pytest.raises(ValueError):
         EngineConfig.model_validate({"name": "dask"})
+
+
+def test_shards_translate_and_classify_on_ray(ray_cluster, tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("faiss")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from helpers import HashTextEncoder
+    from test_streaming import PROMPTS, read_vectors, shards, world
+
+    from semalign_core.zeroshot import ZeroShotClassifier
+    from semalign_core.zeroshot.streaming import classify_shards, translate_shards
+
+    translator, _, X, ids = world(n=600)
+    sources = shards(tmp_path / "in", X, ids, [200, 200, 200])
+    out = translate_shards(translator, sources, tmp_path / "t", engine="ray", workers=2,
+                           batch_size=64)
+    got_ids, V = read_vectors(out)
+    assert got_ids == ids
+    np.testing.assert_allclose(V, translator.transform(X), rtol=1e-5, atol=1e-6)
+    clf = ZeroShotClassifier(translator, HashTextEncoder(16), PROMPTS, device="cpu")
+    labelled = classify_shards(clf, sources, tmp_path / "z", engine="ray", workers=2)
+    table = pa.concat_tables([pq.read_table(p) for p in labelled]).to_pandas()
+    assert table["id"].tolist() == ids
+    np.testing.assert_allclose(table[["p_normal", "p_pneumonia"]].to_numpy(),
+                               clf.predict_proba(X), rtol=1e-6, atol=1e-9)

@@ -28,7 +28,7 @@ from ..align.embeddings import Embeddings
 from ..errors import ImageLoadError, InvalidInputError, PluginError, SemalignError
 from .cache import CacheStats, EmbeddingCache, content_key
 
-__all__ = ["encode_on_ray"]
+__all__ = ["encode_on_ray", "ray_session"]
 
 _OK, _SKIPPED, _FAILED = 0, 1, 2
 
@@ -89,7 +89,7 @@ class _EncodeActor:
 
 
 @contextlib.contextmanager
-def _ray_session(address: str | None) -> Iterator[Any]:
+def ray_session(address: str | None) -> Iterator[Any]:
     """The running Ray of this process, else one joined (``address``) or started here."""
     try:
         import ray
@@ -216,7 +216,7 @@ def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
                        corrupt_shards=list(cache.corrupt))
     workers = 0
     if todo:
-        with _ray_session(spec.address) as ray:
+        with ray_session(spec.address) as ray:
             stats.shards_written, _, workers = _run(ray, name, options, todo, cache, spec,
                                                     batch_size, shard_size, progress)
     keep = [i for i, k in enumerate(keys) if k in cache]
