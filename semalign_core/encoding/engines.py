@@ -12,7 +12,7 @@ process. ``engine="ray"`` hands the cache misses to a pool of Ray actors
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +84,8 @@ def encode_dataset(encoder: str | Encoder, items: Sequence[Any],
                    options: Mapping[str, Any] | None = None, ids: Sequence[str] | None = None,
                    engine: str | EngineSpec = "local", workers: int | None = None,
                    address: str | None = None, batch_size: int | None = None,
-                   shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = False) -> Embeddings:
+                   shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = False,
+                   on_shard: Callable[[int, int], None] | None = None) -> Embeddings:
     """Encode ``items`` through the embedding cache in ``cache_dir``, locally or on Ray.
 
     Parameters
@@ -108,6 +109,8 @@ def encode_dataset(encoder: str | Encoder, items: Sequence[Any],
         Items per cache shard, and per Ray task: the most work an interruption loses.
     progress : bool
         One progress bar counting encoded items (across all actors on Ray).
+    on_shard : callable, optional
+        Called as ``on_shard(done, total)`` (items) after each shard is written.
 
     Returns
     -------
@@ -123,7 +126,7 @@ def encode_dataset(encoder: str | Encoder, items: Sequence[Any],
     if spec.name == "local":
         built = _build(encoder, options)
         out = encode_cached(built, items, cache_dir, ids=ids, shard_size=shard_size,
-                            batch_size=batch_size, progress=progress)
+                            batch_size=batch_size, progress=progress, on_shard=on_shard)
         out.metadata["engine"] = {"name": "local"}
         return out
     if not isinstance(encoder, str):
@@ -132,4 +135,5 @@ def encode_dataset(encoder: str | Encoder, items: Sequence[Any],
     from .ray_engine import encode_on_ray
 
     return encode_on_ray(encoder, dict(options or {}), list(items), cache_dir, spec, ids=ids,
-                         batch_size=batch_size, shard_size=shard_size, progress=progress)
+                         batch_size=batch_size, shard_size=shard_size, progress=progress,
+                         on_shard=on_shard)

@@ -18,7 +18,7 @@ import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +132,8 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def _write_results(batches: Any, cache: EmbeddingCache, total: int, progress: bool
-                   ) -> tuple[int, list[str]]:
+def _write_results(batches: Any, cache: EmbeddingCache, total: int, progress: bool,
+                   on_shard: Callable[[int, int], None] | None = None) -> tuple[int, list[str]]:
     """Write each result block as one shard; return (shards written, skipped keys)."""
     from tqdm.auto import tqdm
 
@@ -154,12 +154,14 @@ def _write_results(batches: Any, cache: EmbeddingCache, total: int, progress: bo
                 warnings.warn(f"skipping unreadable image: {batch['reason'][i]}", UserWarning,
                               stacklevel=3)
             bar.update(len(keys))
+            if on_shard is not None:
+                on_shard(bar.n, total)
     return shards, skipped
 
 
 def _run(ray: Any, name: str, options: dict[str, Any], todo: dict[str, str], cache: EmbeddingCache,
-         spec: Any, batch_size: int | None, shard_size: int, progress: bool
-         ) -> tuple[int, list[str], int]:
+         spec: Any, batch_size: int | None, shard_size: int, progress: bool,
+         on_shard: Callable[[int, int], None] | None) -> tuple[int, list[str], int]:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows one bar, counting items
     pool = _pool_args(ray, spec.workers, spec.threads)
@@ -173,7 +175,7 @@ def _run(ray: Any, name: str, options: dict[str, Any], todo: dict[str, str], cac
     try:
         shards, skipped = _write_results(
             results.iter_batches(batch_size=None, batch_format="numpy"), cache, len(todo),
-            progress)
+            progress, on_shard)
     except Exception as exc:
         cause = _unwrap(exc)
         if cause is exc:
@@ -194,7 +196,8 @@ def _item_text(item: Any, modality: str) -> str:
 
 def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
                   cache_dir: str | os.PathLike[str], spec: Any, *, ids: Sequence[str] | None,
-                  batch_size: int | None, shard_size: int, progress: bool) -> Embeddings:
+                  batch_size: int | None, shard_size: int, progress: bool,
+                  on_shard: Callable[[int, int], None] | None = None) -> Embeddings:
     """Encode ``items`` on a Ray actor pool through the cache (see the module docstring)."""
     from .encoder import get_encoder
 
@@ -218,7 +221,7 @@ def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
     if todo:
         with ray_session(spec.address) as ray:
             stats.shards_written, _, workers = _run(ray, name, options, todo, cache, spec,
-                                                    batch_size, shard_size, progress)
+                                                    batch_size, shard_size, progress, on_shard)
     keep = [i for i, k in enumerate(keys) if k in cache]
     vectors = (np.stack([cache.get(keys[i]) for i in keep]) if keep
                else np.zeros((0, fingerprint.dim), np.float32))

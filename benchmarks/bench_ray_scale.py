@@ -1,0 +1,91 @@
+"""Cost per item and driver peak memory of encode_dataset from 10^3 to 10^5 items.
+
+A near-free encoder (``benchmarks/_tiny_encoder.py``) on synthetic texts, so the engine itself
+is measured: content hashing, the cache lookup, Ray Data scheduling and transfers, shard writes.
+Each size runs in a fresh driver process (joining one local Ray started here, as a driver joins
+a cluster), so that process's peak RSS (``ru_maxrss``) is that run's driver peak. Printed: wall
+seconds per 1000 items, steady-state seconds per 1000 items (first shard written to last: the
+cost an extra item adds), and the driver's peak RSS, for the Ray engine (2 workers) and, as the
+baseline, the local engine; then the ratio of the largest to the smallest size (target: cost
+per item flat within 20%, memory flat).
+
+Usage::
+
+    python benchmarks/bench_ray_scale.py                    # 10^3, 10^4, 10^5
+    python benchmarks/bench_ray_scale.py --sizes 1000 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+_DRIVER = """
+import json, resource, sys, tempfile, time
+sys.path.insert(0, {here!r})
+import ray, _tiny_encoder
+from semalign_core import register_plugin
+from semalign_core.encoding.engines import EngineSpec, encode_dataset
+engine = {engine!r}
+if engine == "ray":
+    ray.init(address={address!r}, log_to_driver=False, runtime_env={env!r})
+register_plugin(_tiny_encoder, name="_tiny_encoder")
+texts = [f"item {{i}} finding {{i % 97}} lobe {{i % 13}} grade {{i % 5}}" for i in range({n})]
+spec = EngineSpec("ray", workers=2, plugin_modules=("_tiny_encoder",)) if engine == "ray" \\
+    else EngineSpec("local")
+marks = []
+with tempfile.TemporaryDirectory() as cache:
+    t0 = time.perf_counter()
+    out = encode_dataset("bench-tiny", texts, cache, engine=spec, shard_size={shard},
+                         on_shard=lambda done, total: marks.append((time.perf_counter(), done)))
+    wall = time.perf_counter() - t0
+assert len(out) == {n}
+(t1, n1), (t2, n2) = marks[0], marks[-1]
+print(json.dumps({{"wall": wall, "steady": (t2 - t1) / max(n2 - n1, 1),
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def run(n: int, engine: str, address: str, shard: int) -> dict:
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
+    script = _DRIVER.format(here=str(HERE), engine=engine, address=address, n=n, shard=shard,
+                            env={"env_vars": {"PYTHONPATH": path}})
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--shard-size", type=int, default=500)
+    args = parser.parse_args()
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    address = ray.get_runtime_context().gcs_address
+    rows = {(engine, n): run(n, engine, address, args.shard_size)
+            for engine in ("local", "ray") for n in args.sizes}
+    ray.shutdown()
+    print(f"tiny encoder, synthetic texts, shard {args.shard_size}; Ray: 2 workers, 1 CPU each")
+    print(f"{'engine':<7} {'items':>8} {'wall s/1k':>10} {'steady s/1k':>12} "
+          f"{'driver peak RSS MB':>19}")
+    for (engine, n), r in rows.items():
+        print(f"{engine:<7} {n:>8} {r['wall'] * 1e3 / n:10.3f} {r['steady'] * 1e3:12.3f} "
+              f"{r['rss_mb']:19.0f}")
+    lo, hi = min(args.sizes), max(args.sizes)
+    for engine in ("local", "ray"):
+        a, b = rows[(engine, lo)], rows[(engine, hi)]
+        print(f"{engine}: {hi}/{lo} items: steady cost per item x{b['steady'] / a['steady']:.2f}"
+              f", wall cost per item x{b['wall'] * lo / (a['wall'] * hi):.2f}, driver peak RSS "
+              f"x{b['rss_mb'] / a['rss_mb']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
