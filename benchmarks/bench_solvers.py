@@ -2,6 +2,10 @@
 
 (a) fit + transform time of every solver for n = 1,000 and 10,000 anchors at d = 512 and 768
     (d_x = d_y = d), next to the plain NumPy pipeline that computes the same map, with the ratio.
+(c) each solver fitted *via Translator* (standard scaling both sides) on 10k x 768 -> 512 float32
+    anchors, interleaved with its fastest stable raw LAPACK pipeline computing the same map
+    (NumPy standardisation, then Cholesky ``solve(G [+ aI], X^T Y, assume_a="pos")`` or
+    ``svd(X^T Y)``), with the median ratio of the pairs (acceptance: <= 1.3).
 (b) translating N = 100k and 1M vectors (512 -> 384) from an ``np.memmap`` through
     ``Translator.iter_transform`` in batches; the peak of Python-heap allocations (tracemalloc,
     which NumPy reports its buffers to) must not grow with N. RSS is not used: pages of the
@@ -148,6 +152,58 @@ def bench_translate(sizes: list[int], batch_size: int, workdir: Path) -> None:
     print()
 
 
+def _standardise(A: np.ndarray) -> np.ndarray:
+    A = A.astype(np.float64)
+    A -= A.mean(axis=0)
+    A /= A.std(axis=0)
+    return A
+
+
+def _raw_normal(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
+    import scipy.linalg
+
+    Xs, Ys = _standardise(X), _standardise(Y)
+    G = Xs.T @ Xs
+    G.flat[::G.shape[0] + 1] += alpha
+    return scipy.linalg.solve(G, Xs.T @ Ys, assume_a="pos")
+
+
+def _raw_procrustes(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    U, _, Vt = np.linalg.svd(_standardise(X).T @ _standardise(Y), full_matrices=False)
+    return U @ Vt
+
+
+def bench_translator_fit(n: int, dx: int, dy: int, repeats: int) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, dx), dtype=np.float32) * 2 + 0.5
+    Y = (X @ rng.standard_normal((dx, dy), dtype=np.float32) / np.sqrt(dx)
+         + 0.3 * rng.standard_normal((n, dy), dtype=np.float32))
+    cases = [("affine", {}, "solve(G + aI) [Cholesky]",
+              lambda: _raw_normal(X, Y, DEFAULT_ALPHA)),
+             ("affine", {"alpha": 0.0}, "solve(G) [Cholesky]", lambda: _raw_normal(X, Y, 0.0)),
+             ("linear", {}, "solve(G + aI) [Cholesky]",
+              lambda: _raw_normal(X, Y, DEFAULT_ALPHA)),
+             ("orthogonal", {}, "svd(X^T Y)", lambda: _raw_procrustes(X, Y))]
+    print(f"(c) fit via Translator (standard both sides), {n} x {dx} -> {dy}, {repeats} pairs "
+          f"interleaved: median [min-max] seconds")
+    for name, params, raw_name, raw in cases:
+        def ours(name=name, params=params) -> Translator:
+            return Translator(name, solver_params=params).fit(X, Y)
+
+        ours(), raw()  # warm-up
+        t_ours, t_raw = [], []
+        for _ in range(repeats):
+            t_ours.append(best_time(ours, 1))
+            t_raw.append(best_time(raw, 1))
+        ratio = np.array(t_ours) / np.array(t_raw)
+        label = ",".join(f"{k}={v:g}" for k, v in params.items()) or "default"
+        print(f"{name:<10} {label:<9} ours {np.median(t_ours):6.3f} [{min(t_ours):.3f}-"
+              f"{max(t_ours):.3f}]  raw {np.median(t_raw):6.3f} [{min(t_raw):.3f}-"
+              f"{max(t_raw):.3f}]  ratio {np.median(ratio):4.2f} [{ratio.min():.2f}-"
+              f"{ratio.max():.2f}]  {raw_name}")
+    print()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -156,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="rows per batch (default: the translator's DEFAULT_BATCH_SIZE)")
     ap.add_argument("--skip-fit", action="store_true")
     ap.add_argument("--skip-translate", action="store_true")
+    ap.add_argument("--translator-fit", action="store_true",
+                    help="only (c): fits via Translator against raw LAPACK at 10k x 768 -> 512")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="where the memmap input is written (default: a temporary folder)")
     args = ap.parse_args(argv)
@@ -163,6 +221,10 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
     repeats = args.repeats or (2 if args.quick else 3)
     print(f"numpy {np.__version__}")
+    if args.translator_fit:
+        n, dx, dy = (2000, 256, 128) if args.quick else (10_000, 768, 512)
+        bench_translator_fit(n, dx, dy, args.repeats or 5)
+        return
     if not args.skip_fit:
         bench_fit(ns, dims, repeats)
     if not args.skip_translate:

@@ -164,12 +164,45 @@ def test_rank_and_condition_number_match_numpy():
     X = rng.normal(size=(60, 8)) @ np.diag([1, 2, 3, 4, 5, 6, 7, 50.0])
     Y = rng.normal(size=(60, 2))
     Xc = X - X.mean(axis=0)
+    d = X.shape[1]
     for alpha in (0.0, 1.0):
+        # the Cholesky routes: cond is LAPACK's 1-norm estimate from the factor, which lies
+        # within a factor sqrt(d) of the 2-norm value (and estimates from below by <= 3x)
         s = get_solver("affine", alpha=alpha).fit(X, Y)
         assert s.rank_ == np.linalg.matrix_rank(Xc)
-        assert s.condition_number_ == pytest.approx(np.linalg.cond(Xc), rel=1e-6)
-    assert get_solver("linear", alpha=0).fit(X, Y).condition_number_ == pytest.approx(
-        np.linalg.cond(X), rel=1e-9)
+        exact = np.linalg.cond(Xc)
+        assert exact / (3 * np.sqrt(d)) <= s.condition_number_ <= exact * np.sqrt(d)
+    # the lstsq route (an explicit rcond) reports the exact singular-value ratio
+    s = get_solver("affine", alpha=0, rcond=1e-12).fit(X, Y)
+    assert s.condition_number_ == pytest.approx(np.linalg.cond(Xc), rel=1e-9)
+    assert get_solver("linear", alpha=0, rcond=1e-12).fit(X, Y).condition_number_ == \
+        pytest.approx(np.linalg.cond(X), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["affine", "linear"])
+@pytest.mark.parametrize("offset", [0.0, 1e-12, 5.0])  # standardised, nearly, and not centred
+def test_normal_equations_agree_with_lstsq(name, offset):
+    rng = np.random.default_rng(15)
+    X = rng.normal(size=(400, 12))
+    X = (X - X.mean(axis=0)) / X.std(axis=0) + offset
+    Y = X @ rng.normal(size=(12, 5)) + 0.1 * rng.normal(size=(400, 5)) + 3.0
+    fast = get_solver(name, alpha=0).fit(X, Y)  # Cholesky on the normal equations
+    ref = get_solver(name, alpha=0, rcond=1e-15).fit(X, Y)  # lstsq (gelsd)
+    np.testing.assert_allclose(fast.coef_, ref.coef_, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(fast.intercept_, ref.intercept_, rtol=1e-9, atol=1e-11)
+    assert fast.rank_ == ref.rank_ == 12
+
+
+def test_ill_conditioned_normal_equations_fall_back_to_lstsq():
+    from semalign_solvers._lapack import NORMAL_EQUATIONS_MAX_COND
+
+    rng = np.random.default_rng(16)
+    X = rng.normal(size=(300, 6)) @ np.diag([1, 1, 1, 1, 1, 1e-6])  # cond ~1e6
+    Y = X @ rng.normal(size=(6, 3))
+    s = get_solver("linear", alpha=0).fit(X, Y)
+    assert s.condition_number_ == pytest.approx(np.linalg.cond(X), rel=1e-9)  # lstsq: exact
+    assert s.condition_number_ > NORMAL_EQUATIONS_MAX_COND
+    np.testing.assert_allclose(s.transform(X, dtype=np.float64), Y, atol=1e-8)
 
 
 # -- n < d handled deliberately -------------------------------------------------------------------
@@ -350,3 +383,20 @@ def test_bad_fit_and_transform_inputs(name):
 def test_package_exports():
     assert set(semalign_solvers.__all__) >= {"AffineSolver", "IllConditionedWarning"}
     assert issubclass(IllConditionedWarning, UserWarning)
+
+
+@pytest.mark.parametrize("dims", [(7, 7), (5, 9), (9, 5)])
+def test_padded_polar_equals_the_polar_factor_of_the_padded_matrix(dims):
+    from semalign_solvers._solvers import _padded_polar
+
+    rng = np.random.default_rng(17)
+    M = rng.normal(size=dims)
+    d = max(dims)
+    P = np.zeros((d, d))
+    P[:dims[0], :dims[1]] = M
+    U, s_ref, Vt = np.linalg.svd(P)
+    R, s = _padded_polar(M)
+    np.testing.assert_allclose(R.T @ R, np.eye(d), atol=1e-12)
+    # the block the solvers use is unique (the rest completes it to an orthogonal matrix)
+    np.testing.assert_allclose(R[:dims[0], :dims[1]], (U @ Vt)[:dims[0], :dims[1]], atol=1e-12)
+    np.testing.assert_allclose(s, s_ref[:min(dims)], rtol=1e-12)

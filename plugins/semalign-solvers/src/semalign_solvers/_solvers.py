@@ -16,6 +16,8 @@ import numpy as np
 
 from semalign_core import InvalidInputError, Solver
 
+from ._lapack import least_squares
+
 __all__ = [
     "DEFAULT_ALPHA",
     "AffineSolver",
@@ -76,48 +78,15 @@ def _check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-# -- the shared least-squares core -----------------------------------------------------------------
-def _least_squares(X: np.ndarray, Y: np.ndarray, alpha: float,
-                   rcond: float | None) -> tuple[np.ndarray, int, float]:
-    """Solve ``min ||X W - Y||^2 + alpha ||W||^2``; return ``(W, rank, condition number)``.
-
-    ``alpha == 0``: the minimum-norm solution from the thin SVD of ``X`` (singular values below
-    ``rcond * s_max`` are treated as zero), which is what ``np.linalg.lstsq`` computes but
-    without its much slower divide-and-conquer driver for tall matrices.
-
-    ``alpha > 0``: the ridge solution through the eigendecomposition of the smaller Gram matrix
-    (``X^T X`` when n >= d, the dual ``X X^T`` when n < d). The Gram route costs one n*d*min(n,d)
-    product plus a min(n,d)^3 eigensolve, several times faster than an SVD; squaring the
-    condition number is harmless because ``alpha`` bounds the smallest eigenvalue away from 0.
-    The eigenvalues give the singular values of ``X`` for the rank and condition diagnostics
-    (accurate to ~1e-8 relative, plenty for a diagnostic).
-    """
-    n, d = X.shape
-    eps = np.finfo(np.float64).eps
-    if alpha == 0.0:
-        U, s, Vt = np.linalg.svd(X, full_matrices=False)
-        tol = (rcond if rcond is not None else max(n, d) * eps) * (s[0] if s.size else 0.0)
-        keep = s > tol
-        rank = int(keep.sum())
-        inv = np.zeros_like(s)
-        inv[keep] = 1.0 / s[keep]
-        W = (Vt.T * inv) @ (U.T @ Y)
-    else:
-        if n >= d:
-            lam, V = np.linalg.eigh(X.T @ X)
-            W = (V / (lam + alpha)) @ (V.T @ (X.T @ Y))
-        else:
-            lam, V = np.linalg.eigh(X @ X.T)
-            W = X.T @ ((V / (lam + alpha)) @ (V.T @ Y))
-        s = np.sqrt(np.clip(lam, 0.0, None))[::-1]
-        # Gram eigenvalues carry ~eps * lam_max absolute error, i.e. sqrt(eps) relative on s.
-        tol = (rcond if rcond is not None else math.sqrt(max(n, d) * eps)) * (
-            s[0] if s.size else 0.0)
-        rank = int((s > tol).sum())
-    # Rank-deficient means singular (inf), consistent with the rank: a value like 1e16 would
-    # only report round-off in a direction that is numerically zero.
-    cond = float(s[0] / s[min(n, d) - 1]) if rank == min(n, d) else math.inf
-    return W, rank, cond
+# -- the shared least-squares core lives in _lapack ------------------------------------------------
+def _least_squares(X: np.ndarray, Y: np.ndarray, alpha: float, rcond: float | None, *,
+                   bias: bool = False) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """``(W, b, rank, cond)`` of ``min ||X W + b - Y||^2 + alpha ||W||^2`` (``b = 0`` unless
+    ``bias``; the bias is never penalised); see :mod:`semalign_solvers._lapack`."""
+    means = (X.mean(axis=0), Y.mean(axis=0)) if bias else None
+    W, rank, cond = least_squares(X, Y, alpha, rcond, means=means)
+    b = means[1] - means[0] @ W if means is not None else np.zeros(Y.shape[1])
+    return W, b, rank, cond
 
 
 def _warn_if_ill_posed(solver: Solver, n: int, d: int, rank: int, cond: float,
@@ -137,16 +106,24 @@ def _warn_if_ill_posed(solver: Solver, n: int, d: int, rank: int, cond: float,
             IllConditionedWarning, stacklevel=4)
 
 
-def _polar(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The orthogonal polar factor ``U V^T`` of square ``M`` and its singular values."""
-    U, s, Vt = np.linalg.svd(M)
-    return U @ Vt, s
+def _padded_polar(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The orthogonal polar factor of ``M`` (dx x dy) zero-padded to square ``d = max(dx, dy)``,
+    and the singular values of ``M``.
 
-
-def _pad_square(M: np.ndarray, d: int) -> np.ndarray:
-    out = np.zeros((d, d))
-    out[:M.shape[0], :M.shape[1]] = M
-    return out
+    Padding a zero block adds zero singular values only, so the SVD of ``M`` itself (with full
+    ``U`` or ``V^T``) gives the padded one: ``R = [U_1 V^T, U_2]`` for dx > dy (``U = [U_1, U_2]``)
+    and ``R = blockdiag(U, I) V^T`` for dx < dy. That is about half the work of the SVD of the
+    padded d x d matrix, which this replaces.
+    """
+    dx, dy = M.shape
+    U, s, Vt = np.linalg.svd(M, full_matrices=True)
+    if dx >= dy:
+        R = U.copy()
+        R[:, :dy] = U[:, :dy] @ Vt
+    else:
+        R = Vt.copy()
+        R[:dx] = U @ Vt[:dx]
+    return R, s
 
 
 # -- solvers ---------------------------------------------------------------------------------------
@@ -187,13 +164,10 @@ class AffineSolver(Solver):
     def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         alpha = _check_alpha(self.alpha)
         rcond = _check_rcond(self.rcond)
-        if self._fit_bias:
-            x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
-            X, Y = X - x_mean, Y - y_mean
-        W, rank, cond = _least_squares(X, Y, alpha, rcond)
+        W, b, rank, cond = _least_squares(X, Y, alpha, rcond, bias=self._fit_bias)
         _warn_if_ill_posed(self, X.shape[0], X.shape[1], rank, cond, alpha)
         self.coef_ = W
-        self.intercept_ = y_mean - x_mean @ W if self._fit_bias else np.zeros(Y.shape[1])
+        self.intercept_ = b
         self.rank_ = rank
         self.condition_number_ = cond
 
@@ -245,9 +219,8 @@ class OrthogonalSolver(Solver):
 
     def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         use_scale = _check_bool(self.scale, "scale")
-        d = max(X.shape[1], Y.shape[1])
         # X^T Y padded is the same as padding X and Y first: zero columns give zero rows/columns.
-        R, s = _polar(_pad_square(X.T @ Y, d))
+        R, s = _padded_polar(X.T @ Y)
         self.rotation_ = R
         norm2 = float(np.einsum("ij,ij->", X, X))
         self.scale_ = float(s.sum() / norm2) if use_scale and norm2 > 0 else 1.0
@@ -293,9 +266,9 @@ class LstsqOrthoSolver(Solver):
 
     def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         alpha = _check_alpha(self.alpha)
-        W, rank, cond = _least_squares(X, Y, alpha, _check_rcond(self.rcond))
+        W, _, rank, cond = _least_squares(X, Y, alpha, _check_rcond(self.rcond))
         _warn_if_ill_posed(self, X.shape[0], X.shape[1], rank, cond, alpha)
-        self.rotation_, _ = _polar(_pad_square(W, max(X.shape[1], Y.shape[1])))
+        self.rotation_, _ = _padded_polar(W)
         self.rank_ = rank
         self.condition_number_ = cond
 
