@@ -43,11 +43,13 @@ from .plugins.registry import (
     list_solvers,
     list_tasks,
 )
+from .zeroshot.class_embeddings import ClassEmbeddings
 from .zeroshot.classifier import LabelIndex, PromptSet, ZeroShotClassifier
 from .zeroshot.stitching import LinearHead, StitchedClassifier
 
 __all__ = [
     "AnchorSelector",
+    "ClassEmbeddings",
     "CorruptFileError",
     "DimensionMismatchError",
     "DuplicatePluginError",

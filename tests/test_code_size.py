@@ -27,7 +27,6 @@ KNOWN_OVER: frozenset[str] = frozenset({
     "experiments/config.py",
     "experiments/report.py",
     "experiments/runner.py",
-    "zeroshot/classifier.py",
 })
 
 

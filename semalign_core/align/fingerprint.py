@@ -12,9 +12,9 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .._numerics import file_digest
 from ..errors import InvalidInputError
 
 __all__ = ["PRECISIONS", "Fingerprint", "file_sha256"]
@@ -111,10 +111,6 @@ class Fingerprint:
                 f"{self.precision}) [{self.id}]")
 
 
-def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     """``"sha256:<hex>"`` of a file, read in chunks (weights files can be gigabytes)."""
-    digest = hashlib.sha256()
-    with open(Path(path), "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+    return f"sha256:{file_digest(path)}"

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import l2_normalize
 from ..errors import InvalidInputError, NotFittedError
 from .folding import Affine, Op, RowScale
 
@@ -104,7 +105,7 @@ class SpaceNormalizer:
             return Z - params["mean"]
         if step == "standard":
             return (Z - params["mean"]) / params["scale"]
-        return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), _EPS)
+        return l2_normalize(Z)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Apply the fitted steps (float64 in and out)."""
@@ -124,8 +125,7 @@ class SpaceNormalizer:
             elif step == "standard":
                 X = X * params["scale"] + params["mean"]
             else:
-                unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), _EPS)
-                X = unit * params["norm"]
+                X = l2_normalize(X) * params["norm"]
         return X
 
     def ops(self, *, inverse: bool = False) -> list[Op]:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import l2_normalize
 from ..errors import CorruptFileError, InvalidInputError, NotFittedError, TooFewAnchorsError
 from ..fileio import read_arrays, write_arrays
 from ..validation import check_matrix, check_paired
@@ -49,11 +50,6 @@ __all__ = ["RelativeTranslator"]
 _FORMAT = "semalign.relative-translator"
 #: 2: normalisers stored as source_norm/target_norm (1: *_preprocessing, still read)
 _VERSION = 2
-_EPS = 1e-12
-
-
-def _unit(Z: np.ndarray) -> np.ndarray:
-    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), _EPS)
 
 
 class RelativeTranslator(Translator):
@@ -98,8 +94,9 @@ class RelativeTranslator(Translator):
                                      f"{X.shape[0]}")
         source_pre = SpaceNormalizer(parse_steps(self.source_norm)).fit(X)
         target_pre = SpaceNormalizer(parse_steps(self.target_norm)).fit(Y)
-        self._set_state(_unit(source_pre.transform(X)), _unit(target_pre.transform(Y)),
-                        source_pre, target_pre, src_fp, tgt_fp)
+        self._set_state(l2_normalize(source_pre.transform(X)),
+                        l2_normalize(target_pre.transform(Y)), source_pre, target_pre, src_fp,
+                        tgt_fp)
         return self
 
     def _set_state(self, A: np.ndarray, B: np.ndarray, source_pre: SpaceNormalizer,
@@ -133,7 +130,7 @@ class RelativeTranslator(Translator):
 
     def _relative(self, data: Any, side: str) -> np.ndarray:
         Z = getattr(self, f"{side}_norm_").transform(self._check_side(data, side))
-        return (_unit(Z) @ getattr(self, f"{side}_anchors_").T).astype(np.float32)
+        return (l2_normalize(Z) @ getattr(self, f"{side}_anchors_").T).astype(np.float32)
 
     # -- translating -------------------------------------------------------------------------
     def iter_transform(self, source: Embeddings | Any, *, batch_size: int = DEFAULT_BATCH_SIZE,

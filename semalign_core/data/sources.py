@@ -32,7 +32,6 @@ This module is the only place in semalign's data code that touches the network, 
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._numerics import file_digest
 from ..errors import InvalidInputError, MissingWeightsError
 
 __all__ = ["DemoInputs", "download_demo_inputs", "find_shared_dir", "shared_demo_inputs"]
@@ -139,23 +139,15 @@ def data_dir() -> Path:
     return Path(cache).expanduser() / "semalign" / "datasets"
 
 
-def _hash(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fetch_pneumoniamnist(target: Path) -> Path:
-    if target.is_file() and _hash(target, "md5") == PNEUMONIAMNIST_MD5:
+    if target.is_file() and file_digest(target, "md5") == PNEUMONIAMNIST_MD5:
         return target
     from ..fileio import atomic_path
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
         urllib.request.urlretrieve(PNEUMONIAMNIST_URL, tmp)
-        if _hash(tmp, "md5") != PNEUMONIAMNIST_MD5:
+        if file_digest(tmp, "md5") != PNEUMONIAMNIST_MD5:
             raise InvalidInputError(f"{PNEUMONIAMNIST_URL} returned a file with an unexpected "
                                     f"MD5; try again later")
     return target
@@ -196,7 +188,7 @@ def _pneumoniamnist_to_folder(npz: Path, out: Path, *, per_class: int = 200,
 
 
 def _fetch_openi(target: Path) -> Path:
-    if target.is_file() and _hash(target, "sha256") == OPENI_SHA256:
+    if target.is_file() and file_digest(target, "sha256") == OPENI_SHA256:
         return target
     from ..fileio import atomic_path
 
@@ -207,7 +199,7 @@ def _fetch_openi(target: Path) -> Path:
         wheel = next(Path(tmpdir).glob("torchxrayvision-*.whl"))
         with zipfile.ZipFile(wheel) as archive, atomic_path(target) as tmp:
             tmp.write_bytes(archive.read(OPENI_MEMBER))
-            if _hash(tmp, "sha256") != OPENI_SHA256:
+            if file_digest(tmp, "sha256") != OPENI_SHA256:
                 raise InvalidInputError(f"{OPENI_MEMBER} in {wheel.name} has an unexpected "
                                         f"SHA-256")
     return target

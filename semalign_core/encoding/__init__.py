@@ -1,5 +1,5 @@
 """The SDK for encoder-plugin authors: the Encoder base, torch batching, weights resolution,
-image loading and the embedding cache.
+image loading, the embedding cache, pickle-free state-dict reading and cached file digests.
 
 Only :mod:`semalign_core.encoding.torch_batching` needs torch, and it is imported on first use of
 its names, so ``import semalign_core.encoding`` stays light.
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._numerics import cached_file_digest, read_state_dict
 from .encoder import Encoder
 
-__all__ = ["Encoder", "TorchImageEncoder", "TorchTextEncoder", "resolve_device"]
+__all__ = ["Encoder", "TorchImageEncoder", "TorchTextEncoder", "cached_file_digest",
+           "read_state_dict", "resolve_device"]
 
 _TORCH_NAMES = {"TorchImageEncoder", "TorchTextEncoder", "resolve_device"}
 

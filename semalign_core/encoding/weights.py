@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..align.fingerprint import file_sha256
+from .._numerics import cached_file_digest
 from ..errors import InvalidInputError, MissingWeightsError
 
 __all__ = [
@@ -130,21 +130,9 @@ def host_reachable(host: str, port: int = 443, timeout: float = PROBE_TIMEOUT_S)
 
 
 # -- identities ----------------------------------------------------------------------------------
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
-_HASH_LOCK = threading.Lock()
-
-
 def _cached_file_sha256(path: Path) -> str:
-    # Weights files are large; hash each (path, size, mtime) once per process.
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _HASH_LOCK:
-        if key in _HASH_CACHE:
-            return _HASH_CACHE[key]
-    digest = file_sha256(path)
-    with _HASH_LOCK:
-        _HASH_CACHE[key] = digest
-    return digest
+    # Weights files are large; each (path, size, mtime) is hashed once per process.
+    return f"sha256:{cached_file_digest(path)}"
 
 
 def dir_sha256(path: str | os.PathLike[str]) -> str:

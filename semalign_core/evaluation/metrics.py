@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import retrieval_ranks
 from ..errors import DimensionMismatchError, InvalidInputError
 from ..validation import check_matrix, check_paired
 
@@ -364,17 +365,7 @@ def retrieval_metrics(translated: Any, target: Any, *, ks: Sequence[int] = (1, 5
     ks = tuple(ks)
     if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
         raise InvalidInputError(f"ks must be positive ints, got {ks!r}")
-    An = A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), _EPS)
-    Bn = B / np.maximum(np.linalg.norm(B, axis=1, keepdims=True), _EPS)
-    n = An.shape[0]
-    ranks = np.empty(n, dtype=np.int64)
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        sims = An[start:stop] @ Bn.T
-        rows = np.arange(stop - start)
-        own = sims[rows, np.arange(start, stop)]
-        # >= counts the item itself once: subtract it
-        ranks[start:stop] = (sims >= own[:, None]).sum(axis=1) - 1
+    ranks = retrieval_ranks(A, B, batch_size=batch_size)
     out = {f"top{k}": float(np.mean(ranks < k)) for k in ks}
     out["mrr"] = float(np.mean(1.0 / (ranks + 1.0)))
     return out

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import l2_normalize
 from ..errors import DimensionMismatchError, InvalidInputError
 from ..validation import check_matrix
 from .metrics import ConfidenceInterval, bootstrap_ci
@@ -37,7 +38,6 @@ from .metrics import ConfidenceInterval, bootstrap_ci
 __all__ = ["random_retrieval_ranks", "retrieval_from_ranks", "retrieval_ranks",
            "retrieval_report"]
 
-_EPS = 1e-12
 
 
 def _relevance(n_q: int, n_c: int, relevance: Any, query_keys: Any, candidate_keys: Any
@@ -101,8 +101,7 @@ def retrieval_ranks(queries: Any, candidates: Any, *, relevance: Any = None,
         raise DimensionMismatchError(f"queries are {Q.shape[1]}-d but candidates {C.shape[1]}-d;"
                                      f" compare them in one space")
     R = _relevance(len(Q), len(C), relevance, query_keys, candidate_keys)
-    Qn = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), _EPS)
-    Cn = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), _EPS)
+    Qn, Cn = l2_normalize(Q), l2_normalize(C)
     ranks = np.empty(len(Q), np.int64)
     for start in range(0, len(Q), batch_size):
         stop = start + batch_size

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import l2_normalize, retrieval_ranks
 from ..align.embeddings import Embeddings
 from ..data.manifest import Manifest
 from ..data.readers import read_manifest
@@ -282,13 +283,9 @@ def _class_order(classes: Sequence[str], positive: str | None) -> list[str]:
     return ordered
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
 def _class_mean(vectors: np.ndarray) -> np.ndarray:
     """Unit mean of unit rows: one class's ensemble from one source of texts."""
-    return _unit(_unit(np.asarray(vectors, dtype=np.float64)).mean(axis=0))
+    return l2_normalize(l2_normalize(np.asarray(vectors, dtype=np.float64)).mean(axis=0))
 
 
 def _prepare_zero_shot(ctx: RunContext, task: ZeroShotTask, cache_dir: Path) -> None:
@@ -426,19 +423,6 @@ def _classification_cis(ctx: RunContext, y_pred: np.ndarray, y_score: np.ndarray
     return {k: v for k, v in out.items() if k in ctx.config.metric_names}
 
 
-def _retrieval_ranks(translated: np.ndarray, target: np.ndarray) -> np.ndarray:
-    # Per-item ranks (hand-written: metrics.retrieval_metrics returns only the averages, and the
-    # bootstrap needs one value per item; resampling rows would create duplicate targets).
-    A = translated / np.maximum(np.linalg.norm(translated, axis=1, keepdims=True), 1e-12)
-    B = target / np.maximum(np.linalg.norm(target, axis=1, keepdims=True), 1e-12)
-    ranks = np.empty(len(A), np.int64)
-    for start in range(0, len(A), 1024):
-        sims = A[start:start + 1024] @ B.T
-        own = sims[np.arange(len(sims)), np.arange(start, start + len(sims))]
-        ranks[start:start + len(sims)] = (sims >= own[:, None]).sum(axis=1) - 1
-    return ranks
-
-
 def _translation_cis(ctx: RunContext, translator: Any, seed: int) -> dict[str, Any]:
     from ..evaluation.metrics import bootstrap_ci, linear_cka, mean_cosine, mse
 
@@ -446,7 +430,8 @@ def _translation_cis(ctx: RunContext, translator: Any, seed: int) -> dict[str, A
     ev = ctx.config.evaluation
     translated = translator.transform(ctx.eval_source.vectors).astype(np.float64)
     target = ctx.eval_target.vectors.astype(np.float64)
-    ranks = _retrieval_ranks(translated, target)
+    # one rank per item: the bootstrap resamples items (resampling rows would duplicate targets)
+    ranks = retrieval_ranks(translated, target)
     kw = {"n_resamples": ev.bootstrap, "confidence": ev.confidence, "seed": seed}
     fns: dict[str, Callable[[], ConfidenceInterval]] = {
         "mean_cosine": lambda: bootstrap_ci(mean_cosine, translated, target, **kw),

@@ -5,6 +5,7 @@ embeddings, the FAISS label index, calibration, ZeroShotClassifier and StitchedC
 from __future__ import annotations
 
 from .calibration import CALIBRATIONS, MIN_CALIBRATION_ITEMS, Calibration, gmm_threshold
+from .class_embeddings import ClassEmbeddings
 from .classifier import ZeroShotClassifier
 from .ivf_index import IVF_KINDS, IVFIndex, recall_at_k
 from .label_index import DEVICES, LabelIndex
@@ -25,6 +26,7 @@ __all__ = [
            "MIN_CALIBRATION_ITEMS",
            "THRESHOLD_METHODS",
            "Calibration",
+           "ClassEmbeddings",
            "IVFIndex",
            "LabelIndex",
            "LinearHead",

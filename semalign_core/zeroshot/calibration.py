@@ -172,20 +172,3 @@ def gmm_threshold(scores: Any, *, random_state: int = 0) -> Calibration:
                        stds=(scale * math.sqrt(v[0]), scale * math.sqrt(v[1])),
                        weights=(float(w[0]), float(w[1])), n_items=int(s.shape[0]),
                        between_means=between)
-
-
-# -- probabilities from scores (used by the classifier) ------------------------------------------
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    expo = np.exp(shifted)
-    return expo / expo.sum(axis=1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    # the two-class softmax, written so that exp never overflows
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out

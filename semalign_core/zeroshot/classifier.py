@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._deprecated import warn_renamed
+from .._numerics import l2_normalize, sigmoid, softmax
 from ..align.embeddings import Embeddings
 from ..align.translator import Translator, check_fitted_translator, check_space
 from ..errors import (
@@ -44,17 +45,15 @@ from .calibration import (
     CALIBRATIONS,
     MIN_CALIBRATION_ITEMS,
     Calibration,
-    _sigmoid,
-    _softmax,
     gmm_threshold,
 )
+from .class_embeddings import ClassEmbeddings
 from .folded import fold_scores
 from .label_index import DEVICES, LabelIndex
 from .prompts import (
     PromptSet,
     TextSource,
     _check_text_source,
-    _l2_normalize,
     _text_dim,
     _text_fingerprint,
     ensemble_embedding,
@@ -66,7 +65,57 @@ from .transductive import TransductiveCalibrationMixin
 __all__ = ["CALIBRATIONS", "DEVICES", "MIN_CALIBRATION_ITEMS", "Calibration", "LabelIndex",
            "PromptSet", "ZeroShotClassifier", "ensemble_embedding", "gmm_threshold"]
 
-_EPS = 1e-12
+
+
+def _check_options(space: Any, temperature: Any, batch_size: Any, device: Any,
+                   calibration: Any, random_state: Any) -> str:
+    """Validate the classifier's plain options; return ``space`` in its current spelling."""
+    if space == "target":
+        warn_renamed("ZeroShotClassifier(space='target')", "space='normalized'", stacklevel=4)
+        space = "normalized"
+    check_space(space)
+    if (not isinstance(temperature, int | float) or isinstance(temperature, bool)
+            or not math.isfinite(temperature) or temperature <= 0):
+        raise InvalidInputError(f"temperature must be a positive finite number, got "
+                                f"{temperature!r}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+    if device not in DEVICES:
+        raise InvalidInputError(f"device must be one of {DEVICES}, got {device!r}")
+    if calibration not in CALIBRATIONS:
+        raise InvalidInputError(f"calibration must be one of {CALIBRATIONS}, got "
+                                f"{calibration!r}")
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise InvalidInputError(f"random_state must be an int, got {random_state!r}")
+    return str(space)
+
+
+def _prompt_set(source: TextSource, prompts: Any, class_vectors: bool) -> PromptSet:
+    """The classes and their prompts; precomputed class vectors are each their own prompt."""
+    if class_vectors and prompts is not None:
+        raise InvalidInputError("ClassEmbeddings already hold one vector per class; pass no "
+                                "prompts with them")
+    if prompts is None:
+        if not isinstance(source, Embeddings):
+            raise InvalidInputError("prompts are required with a text encoder; pass a "
+                                    "PromptSet or a mapping class -> prompt(s)")
+        return PromptSet([(i, i) for i in source.ids])
+    return prompts if isinstance(prompts, PromptSet) else PromptSet(prompts)
+
+
+def _check_text_space(translator: Translator, source: TextSource) -> None:
+    """Refuse prompt embeddings that do not live in the translator's target space."""
+    expected = translator.target_fingerprint_
+    actual = _text_fingerprint(source)
+    if expected is not None and actual is not None and expected != actual:
+        raise EncoderMismatchError(
+            f"the prompts are embedded with {actual.describe()}, but the translator's "
+            f"target encoder is {expected.describe()}; use that text encoder")
+    if _text_dim(source) != translator.target_dim_:
+        raise DimensionMismatchError(
+            f"the translator outputs {translator.target_dim_}-d target vectors but the "
+            f"prompt embeddings are {_text_dim(source)}-d; the text encoder must be the "
+            f"translator's target encoder")
 
 
 class ZeroShotClassifier(TransductiveCalibrationMixin):
@@ -76,10 +125,11 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
     ----------
     translator : Translator
         Fitted from the image encoder (source) to the text encoder (target).
-    text_encoder : Encoder or Embeddings
+    text_encoder : Encoder, Embeddings or ClassEmbeddings
         The translator's target text encoder; or precomputed :class:`Embeddings` of the prompts
-        (ids = prompt texts); or, with ``prompts=None``, precomputed class embeddings (ids =
-        class names, one row each).
+        (ids = prompt texts); or, with ``prompts=None``, class vectors: a
+        :class:`~semalign_core.ClassEmbeddings` (any mix of prompts and labelled texts) or
+        :class:`Embeddings` with one row per class (ids = class names).
     prompts : PromptSet or mapping class -> prompt(s), optional
         Required unless ``text_encoder`` holds class embeddings.
     space : {"normalized", "centered", "raw"}
@@ -142,7 +192,8 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         labels = clf.predict(new_images)
     """
 
-    def __init__(self, translator: Translator, text_encoder: TextSource,
+    def __init__(self, translator: Translator,
+                 text_encoder: TextSource | ClassEmbeddings,
                  prompts: PromptSet | Mapping[str, str | Sequence[str]] | None = None, *,
                  space: str = "normalized", temperature: float = 0.01, batch_size: int = 8192,
                  device: str = "auto", calibration: str = "none",
@@ -160,45 +211,13 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         self._calibrated_for: object = None
         # Everything cheap is checked now, so mistakes surface before any encoder loads.
         check_fitted_translator(translator)
-        if space == "target":
-            warn_renamed("ZeroShotClassifier(space='target')", "space='normalized'")
-            self.space = space = "normalized"
-        check_space(space)
-        if (not isinstance(temperature, int | float) or isinstance(temperature, bool)
-                or not math.isfinite(temperature) or temperature <= 0):
-            raise InvalidInputError(f"temperature must be a positive finite number, got "
-                                    f"{temperature!r}")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
-        if device not in DEVICES:
-            raise InvalidInputError(f"device must be one of {DEVICES}, got {device!r}")
-        source = _check_text_source(text_encoder)
-        if prompts is None:
-            if not isinstance(source, Embeddings):
-                raise InvalidInputError("prompts are required with a text encoder; pass a "
-                                        "PromptSet or a mapping class -> prompt(s)")
-            # precomputed class embeddings: each class is its own (single) "prompt"
-            self.prompt_set = PromptSet([(i, i) for i in source.ids])
-        elif isinstance(prompts, PromptSet):
-            self.prompt_set = prompts
-        else:
-            self.prompt_set = PromptSet(prompts)
-        expected = translator.target_fingerprint_
-        actual = _text_fingerprint(source)
-        if expected is not None and actual is not None and expected != actual:
-            raise EncoderMismatchError(
-                f"the prompts are embedded with {actual.describe()}, but the translator's "
-                f"target encoder is {expected.describe()}; use that text encoder")
-        if _text_dim(source) != translator.target_dim_:
-            raise DimensionMismatchError(
-                f"the translator outputs {translator.target_dim_}-d target vectors but the "
-                f"prompt embeddings are {_text_dim(source)}-d; the text encoder must be the "
-                f"translator's target encoder")
-        if calibration not in CALIBRATIONS:
-            raise InvalidInputError(f"calibration must be one of {CALIBRATIONS}, got "
-                                    f"{calibration!r}")
-        if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
-            raise InvalidInputError(f"random_state must be an int, got {random_state!r}")
+        self.space = _check_options(space, temperature, batch_size, device, calibration,
+                                    random_state)
+        source = (text_encoder.to_embeddings() if isinstance(text_encoder, ClassEmbeddings)
+                  else _check_text_source(text_encoder))
+        self.prompt_set = _prompt_set(source, prompts,
+                                      isinstance(text_encoder, ClassEmbeddings))
+        _check_text_space(translator, source)
         if calibration != "none" and (self.prompt_set.is_multilabel
                                       or len(self.prompt_set) != 2):
             raise InvalidInputError(
@@ -207,6 +226,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
                 f"has {len(self.prompt_set)} classes"
                 f"{' in multi-label mode' if self.prompt_set.is_multilabel else ''}; use "
                 f"calibration='none'")
+        self._source = source
         self._text_vectors: np.ndarray | None = None
         self._built_for: object = None
 
@@ -230,7 +250,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         if self._built_for is key:
             return
         if self._text_vectors is None:  # the encoder's output never changes: embed once
-            self._text_vectors = self.prompt_set.embed(self.text_encoder)
+            self._text_vectors = self.prompt_set.embed(self._source)
         V = self.translator.transform_target(self._text_vectors, space=self.space)
         meta = {"space": self.space}
         ps = self.prompt_set
@@ -265,7 +285,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         """L2-normalised translated images, chunk by chunk."""
         self._build()
         for Z in self.translator.iter_transform(X, batch_size=self.batch_size, space=self.space):
-            yield _l2_normalize(Z).astype(np.float32, copy=False)
+            yield l2_normalize(Z).astype(np.float32, copy=False)
 
     def _collect(self, X: Embeddings | Any, fn: Any, width: int, dtype: Any) -> np.ndarray:
         parts = [fn(Z) for Z in self._chunks(X)]
@@ -309,14 +329,14 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
             threshold = self._threshold()
 
             def calibrated(Z: np.ndarray) -> np.ndarray:
-                p1 = _sigmoid((self._difference(Z) - threshold) / self.temperature)
+                p1 = sigmoid((self._difference(Z) - threshold) / self.temperature)
                 return np.column_stack([1.0 - p1, p1])
 
             return self._collect(X, calibrated, 2, np.float64)
 
         def proba(Z: np.ndarray) -> np.ndarray:
             logits = self._scores(Z).astype(np.float64) / self.temperature
-            return _sigmoid(logits) if self.is_multilabel else _softmax(logits)
+            return sigmoid(logits) if self.is_multilabel else softmax(logits)
 
         return self._collect(X, proba, len(self.prompt_set), np.float64)
 

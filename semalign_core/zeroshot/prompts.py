@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numerics import l2_normalize
 from ..align.embeddings import Embeddings
 from ..align.fingerprint import Fingerprint
 from ..encoding.encoder import Encoder
@@ -30,11 +31,6 @@ TextSource = Encoder | Embeddings
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _l2_normalize(X: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.maximum(norms, _EPS)
-
-
 def ensemble_embedding(vectors: Any) -> np.ndarray:
     """The ensemble embedding of one class: mean of L2-normalised rows, renormalised.
 
@@ -49,7 +45,7 @@ def ensemble_embedding(vectors: Any) -> np.ndarray:
     numpy.ndarray of shape (dim,), float32, unit norm
     """
     V = check_matrix(vectors, "vectors", dtype=np.float64)
-    mean = _l2_normalize(V).mean(axis=0)
+    mean = l2_normalize(V).mean(axis=0)
     norm = np.linalg.norm(mean)
     if norm < _EPS:
         raise InvalidInputError("the prompt embeddings of a class cancel out (their normalised "

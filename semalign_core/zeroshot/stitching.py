@@ -13,18 +13,13 @@ from typing import Any
 import numpy as np
 
 from .._deprecated import warn_renamed
+from .._numerics import sigmoid, softmax
 from ..align.embeddings import Embeddings
 from ..align.translator import Translator, check_fitted_translator, check_space
 from ..errors import DimensionMismatchError, InvalidInputError, NotFittedError
 from ..validation import check_matrix
 
 __all__ = ["LinearHead", "StitchedClassifier"]
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    expo = np.exp(shifted)
-    return expo / expo.sum(axis=1, keepdims=True)
 
 
 class LinearHead:
@@ -88,9 +83,9 @@ class LinearHead:
     def predict_proba(self, X: Any) -> np.ndarray:
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            p = 1.0 / (1.0 + np.exp(-np.clip(scores, -500, 500)))
+            p = sigmoid(scores)
             return np.column_stack([1.0 - p, p])
-        return _softmax(scores)
+        return softmax(scores)
 
     def predict(self, X: Any) -> np.ndarray:
         scores = self.decision_function(X)

@@ -174,8 +174,8 @@ class KMeansSelector(AnchorSelector):
         except ImportError as exc:  # pragma: no cover - faiss-cpu is a declared dependency
             raise PluginError("the 'kmeans' anchor selector needs FAISS: pip install faiss-cpu "
                               "(or have faiss-gpu installed)") from exc
-        unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        unit = np.ascontiguousarray(unit, dtype=np.float32)
+        unit = np.array(X, dtype=np.float32, order="C")  # a copy: normalised in place
+        faiss.normalize_L2(unit)  # spherical k-means: clusters by direction
         # FAISS wants a C int seed; derive it from rng so seed=None still works.
         faiss_seed = int(rng.integers(2**31 - 1))
         # min_points_per_centroid=1 silences FAISS's "provide at least 39*k points" warning: with

@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from semalign_core import CorruptFileError, InvalidInputError
+from semalign_core.encoding import read_state_dict
 
 from ._state import key_mismatch, load_as_float32, shape_mismatch, some
-from .checkpoints import TEXT_WEIGHT_FILES, read_json, read_state_dict
+from .checkpoints import TEXT_WEIGHT_FILES, read_json
 
 #: BertConfig fields taken from the checkpoint's config.json (the rest is CXR-BERT specific or
 #: irrelevant to inference).
@@ -106,7 +107,7 @@ def load_text_net(directory: Path, output: str, normalize: bool) -> CXRBertNet:
     config = read_text_config(directory)
     net = CXRBertNet(config, output, normalize)
     weights = next(directory / n for n in TEXT_WEIGHT_FILES if (directory / n).is_file())
-    net.load_reference_state(read_state_dict(weights), str(weights))
+    net.load_reference_state(read_state_dict(weights, unwrap=False), str(weights))
     return net.eval()
 
 

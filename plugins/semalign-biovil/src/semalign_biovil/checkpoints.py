@@ -20,17 +20,16 @@ publishes for them, the only checksums the authors publish.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from semalign_core import CorruptFileError, InvalidInputError, MissingWeightsError
+from semalign_core.encoding import cached_file_digest
 from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "ImageCheckpoint",
     "TextCheckpoint",
     "file_md5",
-    "read_state_dict",
     "resolve_image_weights",
     "resolve_text_weights",
 ]
@@ -130,26 +128,9 @@ def feature_dim(backbone: str, multi_image: bool) -> int:
     return 2 * MULTI_IMAGE_WIDTH if multi_image else BACKBONE_WIDTH[backbone]
 
 
-_MD5_CACHE: dict[tuple[str, int, int], str] = {}
-_MD5_LOCK = threading.Lock()
-
-
-def file_md5(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Hex MD5 of a file, cached per (path, size, mtime) for the life of the process."""
-    p = Path(path)
-    stat = p.stat()
-    key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _MD5_LOCK:
-        if key in _MD5_CACHE:
-            return _MD5_CACHE[key]
-    digest = hashlib.md5(usedforsecurity=False)  # the published checksum is MD5, not security
-    with open(p, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    value = digest.hexdigest()
-    with _MD5_LOCK:
-        _MD5_CACHE[key] = value
-    return value
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """Hex MD5 of a file (the published checksums are MD5), cached per (path, size, mtime)."""
+    return cached_file_digest(path, "md5")
 
 
 # -- resolution ----------------------------------------------------------------------------------
@@ -227,35 +208,6 @@ def resolve_text_weights(checkpoint: TextCheckpoint,
 
 
 # -- reading -------------------------------------------------------------------------------------
-def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a state dict without pickle: ``.safetensors``, or ``torch.load(weights_only=True)``.
-
-    Raises
-    ------
-    CorruptFileError
-        Naming the file, when it cannot be read or is not a flat mapping of tensors.
-    """
-    import torch
-
-    p = Path(path)
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(os.fspath(p), device="cpu")
-        else:
-            state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, pickle refused by weights_only, bad header...
-        raise CorruptFileError(f"cannot read the checkpoint {p}: {type(exc).__name__}: {exc}. "
-                               f"Expected a state dict saved with torch.save (read with "
-                               f"weights_only=True) or a .safetensors file.") from exc
-    if not isinstance(state, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise CorruptFileError(f"{p} does not hold a flat state dict (a mapping of parameter "
-                               f"names to tensors)")
-    return dict(state)
-
-
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON object, naming the file on failure."""
     try:

@@ -150,9 +150,10 @@ class BioVilImageEncoder(TorchImageEncoder):
                 net = BioVilImageNet(self.backbone, multi, self.joint_dim, self.output,
                                      self.normalize)
         else:
-            from .checkpoints import read_state_dict
+            from semalign_core.encoding import read_state_dict
 
             net = BioVilImageNet(self.backbone, multi, self.joint_dim, self.output,
                                  self.normalize)
-            net.load_reference_state(read_state_dict(resolved.path), str(resolved.path))
+            state = read_state_dict(resolved.path, unwrap=False)  # exactly as published
+            net.load_reference_state(state, str(resolved.path))
         return net, ChestXrayTransform(self.resize, self.crop)

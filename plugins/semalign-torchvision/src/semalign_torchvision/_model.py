@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
@@ -86,31 +85,6 @@ def feature_dim(arch: str, crop: int) -> int:
         with torch.inference_mode():
             out = net(torch.zeros(1, 3, crop, crop))
     return int(out.shape[1])
-
-
-def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A state dict from safetensors or ``torch.load(weights_only=True)`` (never pickle)."""
-    path = os.fspath(path)
-    try:
-        if path.endswith(".safetensors"):
-            from safetensors.torch import load_file
-
-            state = load_file(path, device="cpu")
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InvalidInputError(
-            f"cannot read weights file {path}: {type(exc).__name__}: {exc}. Expected a "
-            f"safetensors file or a state dict saved with torch.save (loaded with "
-            f"weights_only=True, so pickled modules are refused)") from exc
-    for key in ("state_dict", "model"):  # common training-checkpoint wrappers
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise InvalidInputError(f"{path} does not hold a state dict (got {type(state).__name__})")
-    if state and all(k.startswith("module.") for k in state):  # saved from DataParallel
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
 
 
 def load_into(model: nn.Module, state: dict[str, Any], source: str, arch: str) -> None:

@@ -191,7 +191,9 @@ class TorchvisionEncoder(TorchImageEncoder):
         import torch
         from torchvision import transforms
 
-        from ._model import build_classifier, feature_extractor, load_into, read_state_dict
+        from semalign_core.encoding import read_state_dict
+
+        from ._model import build_classifier, feature_extractor, load_into
 
         pre = self.fingerprint.preprocessing
         resolved = self._resolve()
