@@ -26,7 +26,13 @@ from semalign_core import InvalidInputError, Solver, TooFewAnchorsError
 __all__ = ["CCASolver"]
 
 
-def _check_components(value: Any) -> int:
+#: Canonical pairs kept when ``n_components`` is not given (fewer when the data has fewer).
+DEFAULT_COMPONENTS = 16
+
+
+def _check_components(value: Any) -> int | None:
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise InvalidInputError(f"n_components must be a positive int, got {value!r}")
     return int(value)
@@ -37,9 +43,10 @@ class CCASolver(Solver):
 
     Parameters
     ----------
-    n_components : int, default 16
-        Canonical pairs kept; at most ``min(n_anchors, d_x, d_y)``.
-    max_iter : int, default 500
+    n_components : int, optional
+        Canonical pairs kept; at most ``min(n_anchors, d_x, d_y)``. By default
+        ``min(16, n_anchors, d_x, d_y)``: an explicit value above that limit is refused.
+    max_iter : int, default 5000
         NIPALS iterations per component (:class:`sklearn.cross_decomposition.CCA`).
     tol : float, default 1e-6
 
@@ -53,7 +60,7 @@ class CCASolver(Solver):
 
     name = "cca"
 
-    def __init__(self, *, n_components: int = 16, max_iter: int = 500, tol: float = 1e-6
+    def __init__(self, *, n_components: int | None = None, max_iter: int = 5000, tol: float = 1e-6
                  ) -> None:
         _check_components(n_components)
         if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) \
@@ -69,8 +76,9 @@ class CCASolver(Solver):
         from sklearn.cross_decomposition import CCA
         from sklearn.exceptions import ConvergenceWarning
 
-        k = _check_components(self.n_components)
+        requested = _check_components(self.n_components)
         limit = min(X.shape[0], X.shape[1], Y.shape[1])
+        k = min(DEFAULT_COMPONENTS, limit) if requested is None else requested
         if k > limit:
             raise TooFewAnchorsError(
                 f"CCA with n_components={k} needs at least {k} anchors and dimensions on both "
