@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-TEMPERATURES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+TEMPERATURES = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 def _bench_zeroshot():

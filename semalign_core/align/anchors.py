@@ -31,7 +31,7 @@ class AnchorSelector(ParamsMixin, ABC):
     name: ClassVar[str] = ""
 
     def __init__(self, *, seed: int | None = 0) -> None:
-        self.seed = seed
+        self.seed = _check_seed(seed)
 
     def select(self, X: Any, n: int, *, labels: Any = None) -> np.ndarray:
         """Pick ``n`` anchors among the rows of ``X``.
@@ -66,7 +66,12 @@ class AnchorSelector(ParamsMixin, ABC):
                 raise InvalidInputError(
                     f"labels must be 1-D with one entry per row of X ({X.shape[0]}), got shape "
                     f"{labels.shape}")
-        rng = np.random.default_rng(self.seed)
+            missing = [i for i, v in enumerate(labels.tolist()) if v is None]
+            if missing:
+                raise InvalidInputError(f"labels hold None (first at row {missing[0]}); drop "
+                                        f"those items or give them a label")
+        # the seed may have been reassigned since construction
+        rng = np.random.default_rng(_check_seed(self.seed))
         index = np.asarray(self._select(X, n, labels, rng))
         if (index.shape != (n,) or index.dtype.kind not in "iu"
                 or len(np.unique(index)) != n or index.min() < 0 or index.max() >= X.shape[0]):
@@ -78,6 +83,14 @@ class AnchorSelector(ParamsMixin, ABC):
     def _select(self, X: np.ndarray, n: int, labels: np.ndarray | None,
                 rng: np.random.Generator) -> np.ndarray:
         """Return ``n`` distinct indices; inputs are already validated (float64 ``X``)."""
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None or (isinstance(seed, int | np.integer) and not isinstance(seed, bool)
+                        and seed >= 0):
+        return None if seed is None else int(seed)
+    raise InvalidInputError(f"an anchor selector's seed must be an int >= 0 or None, got "
+                            f"{seed!r}")
 
 
 def get_anchor_selector(name: str, **params: Any) -> AnchorSelector:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -71,6 +72,11 @@ class Embeddings:
         self.ids: tuple[str, ...] = ids
         self.fingerprint = fingerprint
         self.metadata: dict[str, Any] = dict(metadata or {})
+        try:  # refused now, not when save() is reached after the work is done
+            json.dumps(self.metadata)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"metadata must be JSON-serialisable (str, numbers, lists, "
+                                    f"dicts): {exc}") from None
         self._positions: dict[str, int] | None = None
 
     # -- basic protocol ----------------------------------------------------------------------

@@ -84,7 +84,8 @@ def add_parser(sub: Any) -> None:
                     help="text encoder option")
     zs.add_argument("--prompts", required=True,
                     help="YAML/JSON mapping class -> prompt or list of prompts")
-    zs.add_argument("--temperature", type=float, default=0.01)
+    zs.add_argument("--temperature", type=float, default=1.0,
+                    help="softmax temperature of the p_<class> columns (default 1.0)")
     zs.add_argument("--space", choices=("normalized", "centered", "raw"),
                     help="where images and prompts are compared (default: "
                          "ZeroShotClassifier's)")

@@ -184,7 +184,7 @@ def load_image(source: str | os.PathLike[str] | PILImage.Image, *,
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {MODES}, got {mode!r}")
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
     except ImportError as exc:
         raise _missing_extra("pillow") from exc
     if isinstance(source, Image.Image):
@@ -203,10 +203,11 @@ def load_image(source: str | os.PathLike[str] | PILImage.Image, *,
             return _convert(image, mode)
     except ImageLoadError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, AttributeError,
-            KeyError, IndexError, TypeError) as exc:
-        # pydicom raises InvalidDicomError/AttributeError/KeyError for broken datasets, Pillow
-        # OSError/SyntaxError for broken streams; all mean "this file is not a readable image".
+    except Exception as exc:
+        # Every decode failure means "this file is not a readable image": pydicom raises
+        # InvalidDicomError (a .dcm that is not DICOM), AttributeError or KeyError for broken
+        # datasets, Pillow OSError/SyntaxError for broken streams and DecompressionBombError
+        # (not an OSError) for a bomb. One type lets skip_errors=True skip them all.
         raise ImageLoadError(f"cannot read image {path}: {type(exc).__name__}: {exc}",
                              os.fspath(path)) from exc
 

@@ -267,6 +267,9 @@ class TorchImageEncoder(_TorchMixin, Encoder):
         if self.image_mode not in MODES:
             raise InvalidInputError(f"image_mode must be one of {MODES}")
         self._setup_device()
+        # The fingerprint resolves the weights: a missing-weights error comes now, before the
+        # network is built (seconds of imports and allocation for nothing).
+        self.fingerprint  # noqa: B018
         model, transform = self._build()
         self._model = model.eval().to(self._device)
         self._transform = transform
@@ -413,6 +416,7 @@ class TorchTextEncoder(_TorchMixin, Encoder):
 
     def _load(self) -> None:
         self._setup_device()
+        self.fingerprint  # noqa: B018 - resolves the weights before the model is built
         self._build()
 
     def encode_batch(self, items: Sequence[Any]) -> np.ndarray:

@@ -176,10 +176,16 @@ def weights_identity(path: str | os.PathLike[str]) -> str:
 def _hub_cache_lookup(hub: HubRef) -> tuple[Path | None, str]:
     """Look ``hub`` up in the local hub cache only. Returns (path or None, what was checked)."""
     try:
-        from huggingface_hub import constants, snapshot_download, try_to_load_from_cache
+        from huggingface_hub import constants
     except ImportError:
         return None, "hub cache: huggingface_hub is not installed"
     cache = constants.HF_HUB_CACHE
+    if not (Path(cache) / f"models--{hub.repo_id.replace('/', '--')}").is_dir():
+        # the hub's cache layout: no folder, nothing cached. Checked first because importing
+        # snapshot_download costs seconds, which a missing-weights error should not.
+        return None, f"hub cache {cache}: {hub.describe()} not cached"
+    from huggingface_hub import snapshot_download, try_to_load_from_cache
+
     if hub.filename is None:
         try:
             found = snapshot_download(hub.repo_id, revision=hub.revision, local_files_only=True)

@@ -231,7 +231,7 @@ class ZeroShotTask(_Model):
         "normalized", description="where images and class embeddings are compared (the "
                                   "translator's SPACES); 'target' is the deprecated spelling "
                                   "of 'normalized'")
-    temperature: float = Field(0.01, gt=0)
+    temperature: float = Field(1.0, gt=0)
     positive_label: str | None = None
     calibration: Literal["none", "gmm"] = Field(
         "none", description="'gmm': transductive, two classes only: the decision threshold is "

@@ -513,6 +513,20 @@ def _ci_dict(ci: ConfidenceInterval) -> dict[str, Any]:
     return ci.to_dict()
 
 
+def _check_components(config: ExperimentConfig) -> None:
+    """Build the selector and the solver and parse the normalisers once, before any encoding:
+    a typo in a name or a parameter then costs seconds, not the minutes encoding takes."""
+    from ..align.anchors import get_anchor_selector
+    from ..align.normalizers import parse_steps
+    from ..align.solvers import get_solver
+
+    get_anchor_selector(config.anchors.selector.name, seed=config.seeds[0],
+                        **config.anchors.selector.params)
+    get_solver(config.translator.solver, **(config.translator.params or {}))
+    parse_steps(config.translator.source_norm)
+    parse_steps(config.translator.target_norm)
+
+
 def run_experiment(config: ExperimentConfig, *, progress: bool = False,
                    echo: Echo | None = None, write_report: bool = True) -> ExperimentResult:
     """Run an experiment and (by default) write its report.
@@ -544,6 +558,7 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
                            base=config.resolve_path)
     target = build_encoder(config.encoders.target.name, config.encoders.target.options,
                            base=config.resolve_path)
+    _check_components(config)
     pool = load_dataset(config.anchors.dataset, config)
     evaluation = load_dataset(config.evaluation.dataset, config)
     too_many = [n for n in config.anchors.counts if n > len(pool)]

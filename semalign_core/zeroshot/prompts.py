@@ -54,6 +54,9 @@ def ensemble_embedding(vectors: Any) -> np.ndarray:
 
 
 def _normalise_prompt_list(name: str, prompts: str | Iterable[str], what: str) -> tuple[str, ...]:
+    if not isinstance(prompts, str) and not isinstance(prompts, Iterable):
+        raise InvalidInputError(f"{what} of class {name!r} must be a string or a list of "
+                                f"strings, got {type(prompts).__name__} {prompts!r}")
     items = (prompts,) if isinstance(prompts, str) else tuple(prompts)
     if not items:
         raise InvalidInputError(f"class {name!r} has no {what}; give at least one")
