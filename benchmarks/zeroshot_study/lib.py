@@ -111,16 +111,15 @@ def targets(cfg, anchors, rng):
 
 
 def class_emb(cfg, proto_pool, R):
-    out = []
-    for c in (0, 1):
-        parts = []
-        for name in cfg["classemb"].split("+"):
-            if name == "repmean":
-                parts.append(unit(R[proto_pool[c]].mean(0)))
-            else:
-                parts.append(unit(P[f"{name}_{c}"].astype(np.float64).mean(0)))
-        out.append(np.mean(parts, 0))
-    return np.array(out)
+    """Class vectors built by the library's ClassEmbeddings: one source per '+'-separated name
+    (``repmean`` = the held-out reports, else a prompt set), each class the unit mean of its unit
+    rows, combined by the recipe's rule (the mean of the sources, not renormalised)."""
+    from semalign_core import ClassEmbeddings
+
+    sources = [ClassEmbeddings.from_vectors(
+        {str(c): R[proto_pool[c]] if name == "repmean" else P[f"{name}_{c}"] for c in (0, 1)},
+        name=name) for name in cfg["classemb"].split("+")]
+    return sources[0].combine(*sources[1:]).mean_of_sources().astype(np.float64)
 
 
 def prep_fit(X, kind):

@@ -79,11 +79,12 @@ def _texts_by_class(texts: Any, labels: Sequence[str] | None) -> dict[str, list[
         grouped: dict[str, list[str]] = {}
         for text, label in zip(texts, labels, strict=True):
             grouped.setdefault(label, []).append(text)
-        return grouped
+        return {c: list(dict.fromkeys(v)) for c, v in grouped.items()}
     if not isinstance(texts, Mapping):
         raise InvalidInputError("texts must map each class to its texts, or come with labels= "
                                 "(one label per text)")
-    return {str(c): [t] if isinstance(t, str) else list(t) for c, t in texts.items()}
+    return {str(c): [t] if isinstance(t, str) else list(dict.fromkeys(t))
+            for c, t in texts.items()}
 
 
 class ClassEmbeddings:
@@ -196,6 +197,8 @@ class ClassEmbeddings:
     def from_texts(cls, texts: Any, text_source: TextSource, *, labels: Sequence[str] | None = None,
                    name: str = "texts", rule: str = "mean") -> ClassEmbeddings:
         """One source from labelled texts: ``{class: texts}``, or ``texts`` with ``labels=``.
+
+        A text listed twice for one class counts once.
 
         ``text_source`` is a text :class:`~semalign_core.Encoder`, or :class:`Embeddings` in
         which each text is looked up by id (ids = the texts, or any ids you pass as "texts",
