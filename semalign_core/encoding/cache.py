@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ import numpy as np
 
 from ..align.embeddings import Embeddings
 from ..align.fingerprint import Fingerprint
-from ..errors import CorruptFileError, InvalidInputError
-from ..fileio import atomic_path, read_arrays, write_arrays
+from ..errors import CorruptFileError, InvalidInputError, OutputError
+from ..fileio import atomic_path, check_writable_dir, read_arrays, write_arrays
 from .encoder import Encoder
 
 __all__ = ["CacheStats", "CorruptShardWarning", "EmbeddingCache", "content_key",
@@ -43,6 +44,8 @@ __all__ = ["CacheStats", "CorruptShardWarning", "EmbeddingCache", "content_key",
 _FORMAT = "semalign.cache_shard"
 _VERSION = 1
 DEFAULT_SHARD_SIZE = 256
+#: Seconds after which a temporary shard file counts as orphaned (its writer died).
+ORPHAN_AGE_S = 15 * 60
 
 
 class CorruptShardWarning(UserWarning):
@@ -152,10 +155,15 @@ class EmbeddingCache:
             tmp.write_text(json.dumps(self.fingerprint.to_dict(), indent=2, sort_keys=True))
 
     def load(self) -> EmbeddingCache:
-        """Read every shard, verifying checksums; damaged shards are moved aside."""
+        """Read every shard, verifying checksums; damaged shards are moved aside.
+
+        Temporary files that a killed writer left behind (older than
+        :data:`ORPHAN_AGE_S`) are removed.
+        """
         self._vectors = {}
         self.corrupt = []
         if self.path.is_dir():
+            self._remove_orphans()
             for shard in sorted(self.path.glob("shard-*.safetensors")):
                 try:
                     keys, vectors = self._read_shard(shard)
@@ -166,6 +174,16 @@ class EmbeddingCache:
                     self._vectors[key] = vector
         self._loaded = True
         return self
+
+    def _remove_orphans(self) -> None:
+        # atomic_path writes ".<name>.<random>.tmp" and renames it within one shard write;
+        # one this old was left by a crash (SIGKILL, power loss) and will never be renamed.
+        # Younger ones may belong to a writer running right now, so they stay.
+        cutoff = time.time() - ORPHAN_AGE_S
+        for tmp in self.path.glob(".shard-*.tmp"):
+            with contextlib.suppress(OSError):  # another process may be removing it too
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
 
     def _read_shard(self, shard: Path) -> tuple[list[str], np.ndarray]:
         # Version-1 shards predate file checksums but carry their own (checked below).
@@ -219,7 +237,11 @@ class EmbeddingCache:
         raw = np.frombuffer(b"".join(bytes.fromhex(k) for k in keys), dtype=np.uint8)
         raw = raw.reshape(len(keys), 32).copy()
         checksum = _shard_checksum(raw, vectors)
-        self._write_fingerprint()
+        try:
+            self._write_fingerprint()
+        except OSError as exc:
+            raise OutputError(f"could not write {self.path / 'fingerprint.json'} "
+                              f"({exc.strerror or exc})") from exc
         # The shard's name is its checksum: rewriting the same content is idempotent.
         shard = self.path / f"shard-{checksum[:24]}.safetensors"
         write_arrays(shard, {"keys": raw, "vectors": vectors}, format=_FORMAT, version=_VERSION,
@@ -279,6 +301,8 @@ def encode_cached(encoder: Encoder, items: Sequence[Any], cache_dir: str | os.Pa
     stats = CacheStats(hits=sum(1 for k in keys if k in cache), misses=len(todo),
                        corrupt_shards=list(cache.corrupt))
     pending = list(todo.items())
+    if pending:  # before any encoding: a read-only or misnamed cache costs no work
+        check_writable_dir(cache_dir, "cache folder")
     skipped: list[dict[str, Any]] = []
     for start in range(0, len(pending), shard_size):
         chunk = pending[start:start + shard_size]
@@ -289,7 +313,13 @@ def encode_cached(encoder: Encoder, items: Sequence[Any], cache_dir: str | os.Pa
                                     f"encoding")
         skipped.extend(encoded.metadata.get("skipped", []))
         if len(encoded):
-            cache.put(list(encoded.ids), encoded.vectors)
+            try:
+                cache.put(list(encoded.ids), encoded.vectors)
+            except OutputError as exc:  # e.g. the disk filled up mid-run
+                raise OutputError(
+                    f"{exc}; the {stats.shards_written} shard(s) written before "
+                    f"({start} of {len(pending)} new items) are kept in {cache.path}: free "
+                    f"space and run again to resume from there") from exc
             stats.shards_written += 1
         if on_shard is not None:
             on_shard(min(start + shard_size, len(pending)), len(pending))
