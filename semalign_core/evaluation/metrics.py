@@ -12,8 +12,7 @@ top-k accuracy and MRR, and linear CKA.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,9 @@ import numpy as np
 from .._numerics import retrieval_ranks
 from ..errors import DimensionMismatchError, InvalidInputError
 from ..validation import check_matrix, check_paired
+from ._inputs import labels_1d, same_length, scores
+from ._kernels import accuracy_kernel, auroc_kernel, balanced_accuracy_kernel, macro_f1_kernel
+from .bootstrap import ConfidenceInterval, bootstrap_ci, register_vectorised
 
 __all__ = [
     "ConfidenceInterval",
@@ -42,33 +44,8 @@ __all__ = [
 _EPS = 1e-12
 
 
-# -- input helpers ---------------------------------------------------------------------------------
-def _labels_1d(y: Any, name: str) -> np.ndarray:
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise InvalidInputError(f"{name} must be 1-D (one label per item), got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise InvalidInputError(f"{name} is empty")
-    return arr
-
-
-def _same_length(*pairs: tuple[str, np.ndarray]) -> None:
-    lengths = {name: len(a) for name, a in pairs}
-    if len(set(lengths.values())) > 1:
-        raise DimensionMismatchError(f"inputs must have one entry per item, got lengths "
-                                     f"{lengths}")
-
-
-def _scores(y: Any, name: str) -> np.ndarray:
-    arr = np.asarray(y)
-    if arr.dtype.kind not in "fiub":
-        raise InvalidInputError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if arr.ndim not in (1, 2):
-        raise InvalidInputError(f"{name} must be 1-D or 2-D, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InvalidInputError(f"{name} contains NaN or inf")
-    return arr
+# -- input helpers (shared with the bootstrap) ----------------------------------------------------
+_labels_1d, _same_length, _scores = labels_1d, same_length, scores
 
 
 # -- classification ------------------------------------------------------------------------------
@@ -204,100 +181,32 @@ def auroc_per_label(y_true: Any, y_score: Any) -> np.ndarray:
     return np.asarray(roc_auc_score(Y.astype(np.int64), S, average=None), dtype=np.float64)
 
 
-# -- bootstrap -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ConfidenceInterval:
-    """A point estimate with a percentile-bootstrap confidence interval.
+# -- bootstrap (evaluation/bootstrap.py; these metrics have vectorised kernels) -----------------
+class _AurocWithLabels:
+    """``auroc(y_true, y_score, labels=classes)`` with its binary bootstrap kernel."""
 
-    Attributes
-    ----------
-    estimate : float
-        The metric on the full sample.
-    low, high : float
-        The interval bounds.
-    confidence : float
-        E.g. 0.95.
-    n_resamples : int
-        Resamples drawn.
-    n_valid : int
-        Resamples where the metric was defined (e.g. AUROC needs both classes).
-    """
+    def __init__(self, classes: Sequence[Any]) -> None:
+        self.classes = list(classes)
+        self.bootstrap_kernel = _auroc_bootstrap(self.classes)
 
-    estimate: float
-    low: float
-    high: float
-    confidence: float
-    n_resamples: int
-    n_valid: int
-
-    def __str__(self) -> str:
-        return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high,
-                "confidence": self.confidence, "n_resamples": self.n_resamples,
-                "n_valid": self.n_valid}
+    def __call__(self, y_true: Any, y_score: Any) -> float:
+        return auroc(y_true, y_score, labels=self.classes)
 
 
-def bootstrap_ci(metric: Callable[..., float], *arrays: Any, n_resamples: int = 1000,
-                 confidence: float = 0.95, seed: int = 0) -> ConfidenceInterval:
-    """Percentile-bootstrap confidence interval of ``metric(*arrays)``.
+def _auroc_bootstrap(classes: Sequence[Any] | None):  # type: ignore[no-untyped-def]
+    def kernel(data: list[np.ndarray], idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        t, S = data
+        known = np.unique(t) if classes is None else np.asarray(list(classes))
+        if t.ndim != 1 or len(known) != 2 or (S.ndim == 2 and S.shape[1] != 2):
+            return None  # multi-class / multi-label: the generic loop
+        return auroc_kernel(t == known[1], S[:, 1] if S.ndim == 2 else S, idx)
+    return kernel
 
-    Items (rows of every array, resampled together) are drawn with replacement
-    ``n_resamples`` times from a generator seeded with ``seed``, so the same seed gives the
-    same interval. Resamples where the metric is undefined (it raises
-    :class:`~semalign_core.InvalidInputError` or ``ValueError``, or returns NaN, e.g. AUROC on a
-    resample with one class) are skipped and counted in ``n_valid``.
 
-    Parameters
-    ----------
-    metric : callable
-        ``metric(*arrays) -> float``, e.g. :func:`balanced_accuracy`.
-    *arrays : array-like
-        Paired inputs with the same first dimension, e.g. ``y_true, y_pred``.
-    n_resamples : int
-    confidence : float
-        In (0, 1).
-    seed : int
-
-    Returns
-    -------
-    ConfidenceInterval
-
-    Notes
-    -----
-    Hand-written rather than :func:`scipy.stats.bootstrap` because semalign's metrics are
-    undefined on some resamples (a single class), which scipy's BCa interval does not
-    tolerate; the percentile interval skips those resamples explicitly.
-    """
-    if not arrays:
-        raise InvalidInputError("bootstrap_ci needs at least one array to resample")
-    data = [np.asarray(a) for a in arrays]
-    n = len(data[0])
-    if n < 2:
-        raise InvalidInputError(f"bootstrap needs at least 2 items, got {n}")
-    _same_length(*((f"array {i}", a) for i, a in enumerate(data)))
-    if not isinstance(n_resamples, int) or n_resamples < 1:
-        raise InvalidInputError(f"n_resamples must be a positive int, got {n_resamples!r}")
-    if not 0 < confidence < 1:
-        raise InvalidInputError(f"confidence must be in (0, 1), got {confidence!r}")
-    estimate = float(metric(*data))
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_resamples):
-        idx = rng.integers(0, n, size=n)
-        try:
-            value = float(metric(*(a[idx] for a in data)))
-        except (InvalidInputError, ValueError):
-            continue
-        if np.isfinite(value):
-            values.append(value)
-    if not values:
-        raise InvalidInputError("the metric was undefined on every bootstrap resample")
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return ConfidenceInterval(estimate, float(low), float(high), float(confidence),
-                              n_resamples, len(values))
+register_vectorised(accuracy, accuracy_kernel)
+register_vectorised(balanced_accuracy, balanced_accuracy_kernel)
+register_vectorised(macro_f1, macro_f1_kernel)
+register_vectorised(auroc, _auroc_bootstrap(None))
 
 
 def classification_metrics(y_true: Any, y_pred: Any, y_score: Any = None, *,
@@ -312,10 +221,9 @@ def classification_metrics(y_true: Any, y_pred: Any, y_score: Any = None, *,
            for name, fn in (("accuracy", accuracy), ("balanced_accuracy", balanced_accuracy),
                             ("macro_f1", macro_f1))}
     if y_score is not None:
-        classes = np.unique(t) if labels is None else list(labels)
-        out["auroc"] = bootstrap_ci(lambda a, s: auroc(a, s, labels=classes), t,
-                                    _scores(y_score, "y_score"), n_resamples=n_resamples,
-                                    confidence=confidence, seed=seed)
+        metric = _AurocWithLabels(np.unique(t) if labels is None else list(labels))
+        out["auroc"] = bootstrap_ci(metric, t, _scores(y_score, "y_score"),
+                                    n_resamples=n_resamples, confidence=confidence, seed=seed)
     return out
 
 
