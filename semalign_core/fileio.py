@@ -31,7 +31,7 @@ import numpy as np
 from .errors import CorruptFileError, MissingFileError, OutputError
 
 __all__ = ["atomic_path", "check_writable", "check_writable_dir", "default_file_mode",
-           "read_arrays", "write_arrays"]
+           "read_arrays", "read_text", "write_arrays"]
 
 _META_KEY = "semalign"
 _SUM_KEY = "semalign.sha256"
@@ -103,6 +103,27 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
                           f"{target / 'out.safetensors'}")
     check_writable_dir(target.parent)
     return target
+
+
+def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
+    """The UTF-8 text of ``path``, or an :class:`~semalign_core.errors.InvalidInputError` /
+    :class:`~semalign_core.errors.MissingFileError` naming it (never a bare OSError or
+    UnicodeDecodeError)."""
+    from .errors import InvalidInputError
+
+    source = Path(path)
+    if source.is_dir():
+        raise InvalidInputError(f"{what} {source} is a folder; pass the path of a file")
+    if not source.is_file():
+        raise MissingFileError(f"{what} {source} does not exist")
+    try:
+        return source.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{what} {source} is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {what} {source}: {exc.strerror or exc}") from None
 
 
 def _canonical(document: Mapping[str, Any]) -> bytes:

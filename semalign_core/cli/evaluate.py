@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +16,15 @@ __all__ = ["add_parser"]
 
 def _read_predictions(path: str) -> list[dict[str, str]]:
     import csv
+    import io
 
-    if not Path(path).is_file():
-        raise InvalidInputError(f"predictions file {path} does not exist")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    from ..fileio import read_text
+
+    try:
+        rows = list(csv.DictReader(io.StringIO(read_text(path, "predictions file"),
+                                               newline="")))
+    except csv.Error as exc:
+        raise InvalidInputError(f"{path} is not a readable CSV: {exc}") from None
     if not rows or not {"id", "prediction"} <= set(rows[0]):
         raise InvalidInputError(f"{path} needs columns id, prediction and "
                                 f"p_<class> (as written by `semalign zero-shot`)")

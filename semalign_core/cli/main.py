@@ -51,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one line, whatever the message: scripts grep for it and humans read it first
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+    except (OSError, UnicodeError) as exc:
+        # a safety net: file errors the commands did not turn into project errors still give
+        # one line, not a traceback
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        reason = getattr(exc, "strerror", None) or str(exc)
+        print(f"error: {type(exc).__name__}: {' '.join(reason.split())}{where}", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as exc:
         message = missing_module_message(exc, args.command)
         if message is None:

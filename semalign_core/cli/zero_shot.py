@@ -16,10 +16,10 @@ __all__ = ["add_parser"]
 
 
 def _read_prompts(path: str) -> dict[str, Any]:
+    from ..fileio import read_text
+
     source = Path(path)
-    if not source.is_file():
-        raise InvalidInputError(f"prompts file {path} does not exist")
-    text = source.read_text(encoding="utf-8")
+    text = read_text(source, "prompts file")
     try:
         if source.suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -63,6 +63,12 @@ def _cmd_zero_shot(args: argparse.Namespace) -> int:
             writer.writerow([item_id, p, *(repr(float(v)) for v in row),
                              *(repr(float(v)) for v in srow)])
     print(f"wrote {len(pred)} predictions to {args.output}")
+    if len(pred) >= 2 and len(set(pred.tolist())) == 1:
+        import sys
+
+        print(f"warning: every one of the {len(pred)} images was predicted {pred[0]!r}; check "
+              f"the translator, the prompts and --space before trusting this run",
+              file=sys.stderr)
     return 0
 
 

@@ -207,10 +207,17 @@ def read_manifest(path: str | os.PathLike[str], *, columns: Mapping[str, str] | 
             _resolve_columns(list(frame.columns), columns or {}, f"{source}: ", True)
             return Manifest(rows_present, source=str(source))
     elif suffix in (".csv", ".tsv"):
-        with open(source, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            rows = list(reader)
-            header = list(reader.fieldnames or [])
+        try:
+            with open(source, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+                rows = list(reader)
+                header = list(reader.fieldnames or [])
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(
+                f"{source} is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+                f"{exc.start}); re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
+        except csv.Error as exc:
+            raise InvalidInputError(f"{source} is not a readable CSV: {exc}") from None
         if not rows:
             _resolve_columns(header, columns or {}, f"{source}: ", True)
             return Manifest([], source=str(source))

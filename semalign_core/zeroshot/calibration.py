@@ -30,6 +30,10 @@ MIN_CALIBRATION_ITEMS = 20
 
 
 # -- transductive threshold calibration --------------------------------------------------------
+#: Ashman's D below which a calibration batch counts as not clearly bimodal.
+MIN_SEPARATION = 2.0
+
+
 @dataclass(frozen=True)
 class Calibration:
     """A decision threshold fitted on unlabeled scores (see :func:`gmm_threshold`).
@@ -57,6 +61,16 @@ class Calibration:
     weights: tuple[float, float]
     n_items: int
     between_means: bool
+
+    @property
+    def separation(self) -> float:
+        """Ashman's D of the two components: ``sqrt(2) |m1 - m0| / sqrt(s0^2 + s1^2)``.
+
+        Below :data:`MIN_SEPARATION` the scores show no two clearly separated modes: the batch
+        probably holds (nearly) one class, and a warning is issued.
+        """
+        spread = math.sqrt(self.stds[0] ** 2 + self.stds[1] ** 2)
+        return math.sqrt(2) * abs(self.means[1] - self.means[0]) / spread if spread else math.inf
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form."""
@@ -167,8 +181,17 @@ def gmm_threshold(scores: Any, *, random_state: int = 0) -> Calibration:
                       "(a strongly skewed or unimodal batch?); the threshold is the point "
                       "closest to equal posteriors and may be unreliable", UserWarning,
                       stacklevel=2)
-    return Calibration(method="gmm", threshold=center + scale * x,
-                       means=(center + scale * float(m[0]), center + scale * float(m[1])),
-                       stds=(scale * math.sqrt(v[0]), scale * math.sqrt(v[1])),
-                       weights=(float(w[0]), float(w[1])), n_items=int(s.shape[0]),
-                       between_means=between)
+    result = Calibration(method="gmm", threshold=center + scale * x,
+                         means=(center + scale * float(m[0]), center + scale * float(m[1])),
+                         stds=(scale * math.sqrt(v[0]), scale * math.sqrt(v[1])),
+                         weights=(float(w[0]), float(w[1])), n_items=int(s.shape[0]),
+                         between_means=between)
+    if between and result.separation < MIN_SEPARATION:
+        # A unimodal (one-class) batch is split in two silently otherwise. Measured: D < 2 for
+        # 96% of unimodal Gaussian batches and every one-class (pneumonia-only) Kermany batch;
+        # D >= 2.25 on every full Kermany test batch (15 translators).
+        warnings.warn(f"GMM calibration: the scores show no two clearly separated modes "
+                      f"(Ashman's D = {result.separation:.2f} < {MIN_SEPARATION}); the batch may "
+                      f"hold nearly one class and the threshold may be unreliable", UserWarning,
+                      stacklevel=2)
+    return result

@@ -27,6 +27,7 @@ calibration; nothing here imports torch.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -226,6 +227,10 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         self.prompt_set = _prompt_set(source, prompts,
                                       isinstance(text_encoder, ClassEmbeddings))
         _check_text_space(translator, source)
+        if len(self.prompt_set) == 1 and not self.prompt_set.is_multilabel:
+            warnings.warn(f"a single-label zero-shot classifier with one class "
+                          f"({self.prompt_set.classes[0]!r}) predicts it for every image; give "
+                          f"at least two classes", UserWarning, stacklevel=2)
         if calibration != "none" and (self.prompt_set.is_multilabel
                                       or len(self.prompt_set) != 2):
             raise InvalidInputError(

@@ -3,6 +3,7 @@ classifier module holds scoring and prediction; this one the two-class threshold
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +15,23 @@ from .calibration import gmm_threshold
 if TYPE_CHECKING:
     from .classifier import ZeroShotClassifier
 
-__all__ = ["TransductiveCalibrationMixin"]
+__all__ = ["ONE_CLASS_SHARE", "TransductiveCalibrationMixin", "warn_if_one_class"]
+
+
+#: Below this share of the minority class a batch counts as nearly one-class.
+ONE_CLASS_SHARE = 0.05
+
+
+def warn_if_one_class(positive: np.ndarray, classes: tuple[str, ...], what: str) -> None:
+    """Warn when (nearly) every item of a two-class batch falls in one class."""
+    n = int(positive.size)
+    k = int(np.count_nonzero(positive))
+    minority = min(k, n - k)
+    if n >= 2 and minority <= ONE_CLASS_SHARE * n:
+        major = classes[1] if k > n - k else classes[0]
+        warnings.warn(f"{what} is nearly one-class: {n - minority} of {n} items are "
+                      f"{major!r}; a threshold or an evaluation on it is unreliable, use a "
+                      f"batch that holds both classes", UserWarning, stacklevel=3)
 
 
 class TransductiveCalibrationMixin:
@@ -71,9 +88,11 @@ class TransductiveCalibrationMixin:
             raise InvalidInputError("this classifier was built with calibration='none' "
                                     "(argmax, nothing to fit); build it with "
                                     "calibration='gmm' to calibrate on unlabeled images")
-        self.calibration_ = gmm_threshold(self._binary_difference(X_unlabeled),
-                                          random_state=int(self.random_state))
+        scores = self._binary_difference(X_unlabeled)
+        self.calibration_ = gmm_threshold(scores, random_state=int(self.random_state))
         self._calibrated_for = self.translator.target_norm_
+        warn_if_one_class(scores > self.calibration_.threshold, self.prompt_set.classes,
+                          "the calibration batch, cut at the fitted threshold,")
         return self
 
     def _threshold(self) -> float:
