@@ -12,11 +12,12 @@ expanded, and ``${SEMALIGN_SHARED_DIR}`` falls back to the discovered shared-dat
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,29 +25,33 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, UnknownPluginError
+from .datasets import DatasetSpec
+from .tasks.base import TaskConfig, task_class
+
+if TYPE_CHECKING:
+    from .tasks.base import Task
 
 __all__ = [
-    "CLASSIFICATION_METRICS",
-    "FIDELITY_METRICS",
     "AnchorsConfig",
     "ConfigError",
     "DatasetSpec",
     "EncoderSpec",
     "EvaluationConfig",
     "ExperimentConfig",
+    "TaskConfig",
     "load_config",
     "parse_config",
 ]
 
-#: Metrics of the ``zero-shot`` and ``stitching`` tasks.
-CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc")
-#: Metrics of the ``translation`` task (alignment fidelity on held-out pairs).
-FIDELITY_METRICS = ("mean_cosine", "mse", "top1", "top5", "mrr", "cka")
+#: The metric a report plots when ``report.primary_metric`` is unset: the first of these the task
+#: evaluates, else its first metric.
+PRIMARY_PREFERENCE = ("auroc", "balanced_accuracy", "top1", "mean_cosine")
 
 
 class ConfigError(InvalidInputError):
@@ -76,41 +81,6 @@ class EncodersConfig(_Model):
 
     source: EncoderSpec
     target: EncoderSpec
-
-
-class GroupSplitSpec(_Model):
-    """Re-split a dataset by group before filtering (:func:`semalign_core.data.split_by_group`)."""
-
-    test_size: float = Field(0.5, gt=0, lt=1)
-    seed: int = 0
-    names: tuple[str, str] = ("a", "b")
-
-
-class DatasetSpec(_Model):
-    """Where items come from: a manifest file / image folder, or a built-in reader.
-
-    Exactly one of ``manifest`` or ``builtin`` is given.
-    """
-
-    manifest: str | None = None
-    builtin: Literal["kermany", "openi"] | None = None
-    path: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    columns: dict[str, str] = Field(default_factory=dict)
-    split_by_group: GroupSplitSpec | None = None
-    split: str | list[str] | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> DatasetSpec:
-        if (self.manifest is None) == (self.builtin is None):
-            raise ValueError("give exactly one of 'manifest' (a CSV/Parquet file or image "
-                             "folder) or 'builtin' (kermany, openi)")
-        if self.builtin is not None and self.path is None:
-            raise ValueError(f"builtin dataset {self.builtin!r} needs 'path'")
-        if self.manifest is not None and (self.path is not None or self.options):
-            raise ValueError("'path' and 'options' belong to builtin datasets; a manifest "
-                             "takes 'columns'")
-        return self
 
 
 class PairingSpec(_Model):
@@ -197,94 +167,6 @@ class TranslatorConfig(_Model):
         return value
 
 
-class ClassTextsSpec(_Model):
-    """Class embeddings from real texts of each class (by label).
-
-    Either every text of ``dataset``, or (``holdout: true``) the texts that
-    ``anchors.texts.holdout`` kept out of the pairing for the current seed.
-    """
-
-    dataset: DatasetSpec | None = None
-    holdout: bool = False
-    max_per_class: int | None = Field(None, ge=1)
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ClassTextsSpec:
-        if (self.dataset is None) == (not self.holdout):
-            raise ValueError("give exactly one of 'dataset' or 'holdout: true'")
-        return self
-
-
-class ZeroShotTask(_Model):
-    """Zero-shot classification: translated images vs. class text embeddings."""
-
-    kind: Literal["zero-shot"]
-    prompts: dict[str, str | list[str]] | None = None
-    templates: list[str] | None = None
-    class_texts: ClassTextsSpec | None = None
-    ensemble: Literal["target", "raw"] = Field(
-        "target", description="where prompt ensembles are averaged: 'target' = in the "
-                              "comparison space (PromptSet), 'raw' = in the text encoder's "
-                              "space, each source of text weighted equally")
-    space: Literal["normalized", "centered", "raw"] = Field(
-        "normalized", description="where images and class embeddings are compared (the "
-                                  "translator's SPACES); 'target' is the deprecated spelling "
-                                  "of 'normalized'")
-    temperature: float = Field(1.0, gt=0)
-    positive_label: str | None = None
-    calibration: Literal["none", "gmm"] = Field(
-        "none", description="'gmm': transductive, two classes only: the decision threshold is "
-                            "fitted to the unlabeled evaluation batch's scores (see "
-                            "docs/zeroshot.md); 'none': nearest class")
-
-    @field_validator("space", mode="before")
-    @classmethod
-    def _old_space(cls, value: Any) -> Any:
-        if value == "target":
-            from .._deprecated import warn_renamed
-
-            warn_renamed("task.space: target", "normalized", stacklevel=2)
-            return "normalized"
-        return value
-
-    @model_validator(mode="after")
-    def _has_classes(self) -> ZeroShotTask:
-        if self.prompts is None and self.class_texts is None:
-            raise ValueError("give 'prompts' (class -> prompt(s)) and/or 'class_texts'")
-        if self.prompts is not None and not self.prompts:
-            raise ValueError("'prompts' is empty")
-        if self.class_texts is not None and self.ensemble == "target" and self.prompts:
-            raise ValueError("combining 'prompts' with 'class_texts' needs ensemble: raw "
-                             "(each source weighted equally)")
-        return self
-
-
-class StitchingTask(_Model):
-    """Model stitching: a head trained on the target encoder classifies translated inputs."""
-
-    kind: Literal["stitching"]
-    head_data: DatasetSpec
-    head: ComponentSpec = ComponentSpec(name="logistic", params={"max_iter": 2000})
-    positive_label: str | None = None
-
-    @field_validator("head")
-    @classmethod
-    def _head(cls, value: ComponentSpec) -> ComponentSpec:
-        if value.name != "logistic":
-            raise ValueError(f"unknown head {value.name!r}; available: 'logistic'")
-        return value
-
-
-class TranslationTask(_Model):
-    """Translation fidelity on held-out pairs (both encoders encode each evaluation item)."""
-
-    kind: Literal["translation"]
-
-
-Task = Annotated[ZeroShotTask | StitchingTask | TranslationTask, Field(discriminator="kind")]
-
-
 class EvaluationConfig(_Model):
     """The evaluation data, metrics, confidence intervals and baselines."""
 
@@ -326,7 +208,7 @@ class ExperimentConfig(_Model):
     encoders: EncodersConfig
     anchors: AnchorsConfig
     translator: TranslatorConfig = TranslatorConfig()
-    task: Task
+    task: TaskConfig  # parse_config substitutes the registered task's own config model
     evaluation: EvaluationConfig
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     output_dir: str
@@ -344,21 +226,16 @@ class ExperimentConfig(_Model):
         return value
 
     @model_validator(mode="after")
-    def _metrics(self) -> ExperimentConfig:
-        task = self.task
-        if (isinstance(task, ZeroShotTask) and task.class_texts is not None
-                and task.class_texts.holdout
-                and (self.anchors.texts is None or self.anchors.texts.holdout <= 0)):
-            raise ValueError("task.class_texts.holdout needs anchors.texts.holdout > 0 (the "
-                             "fraction of texts kept out of the pairing)")
-        allowed = (FIDELITY_METRICS if self.task.kind == "translation"
-                   else CLASSIFICATION_METRICS)
+    def _fits_the_task(self) -> ExperimentConfig:
+        task = self.task_class
+        task.check_experiment(self)
+        allowed = list(task.metrics)
         metrics = self.evaluation.metrics
         if metrics is not None:
             bad = [m for m in metrics if m not in allowed]
             if bad or not metrics:
                 raise ValueError(f"evaluation.metrics: {bad or 'empty'} not available for task "
-                                 f"{self.task.kind!r}; choose from {list(allowed)}")
+                                 f"{self.task.kind!r}; choose from {allowed}")
         primary = self.report.primary_metric
         if primary is not None and primary not in (metrics or allowed):
             raise ValueError(f"report.primary_metric {primary!r} is not one of the evaluated "
@@ -367,21 +244,22 @@ class ExperimentConfig(_Model):
 
     # -- derived -------------------------------------------------------------------------------
     @property
+    def task_class(self) -> type[Task]:
+        """The registered :class:`~.tasks.base.Task` subclass of ``task.kind``."""
+        return task_class(self.task.kind)
+
+    @property
     def metric_names(self) -> list[str]:
         if self.evaluation.metrics is not None:
             return list(self.evaluation.metrics)
-        return list(FIDELITY_METRICS if self.task.kind == "translation"
-                    else CLASSIFICATION_METRICS)
+        return list(self.task_class.metrics)
 
     @property
     def primary_metric(self) -> str:
         if self.report.primary_metric:
             return self.report.primary_metric
         names = self.metric_names
-        for preferred in ("auroc", "balanced_accuracy", "top1", "mean_cosine"):
-            if preferred in names:
-                return preferred
-        return names[0]
+        return next((m for m in PRIMARY_PREFERENCE if m in names), names[0])
 
     def resolve_path(self, value: str) -> Path:
         """A config path made absolute against the config file's folder."""
@@ -411,20 +289,40 @@ def resolve_path(value: str, base: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    # pydantic puts the discriminator's tag in the path (task.zero-shot.prompts); keep it, it
-    # tells the reader which task schema was applied.
+def _location(loc: tuple[Any, ...], kind: str | None) -> str:
+    # name the task schema that was applied in the path (task.zero-shot.prompts): the same
+    # field means different things in different tasks
+    if kind is not None and loc and loc[0] == "task":
+        loc = ("task", kind, *loc[1:])
     return ".".join(str(part) for part in loc) or "<root>"
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _format_errors(exc: ValidationError, source: str, kind: str | None) -> str:
     parts = []
     for err in exc.errors(include_url=False):
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
-        parts.append(f"{_location(err['loc'])}: {message}")
+        parts.append(f"{_location(err['loc'], kind)}: {message}")
     return f"invalid config {source}: " + "; ".join(parts)
+
+
+@functools.cache
+def _with_task(config_model: type[TaskConfig]) -> type[ExperimentConfig]:
+    """``ExperimentConfig`` whose ``task`` section is validated by ``config_model``."""
+    return create_model(ExperimentConfig.__name__, __base__=ExperimentConfig,
+                        __module__=__name__, task=(config_model, ...))
+
+
+def _model_for(data: Mapping[str, Any], source: str) -> tuple[type[ExperimentConfig], str | None]:
+    task = data.get("task")
+    kind = task.get("kind") if isinstance(task, Mapping) else None
+    if not isinstance(kind, str):
+        return ExperimentConfig, None  # pydantic names the missing task or kind
+    try:
+        return _with_task(task_class(kind).config_model), kind
+    except UnknownPluginError as exc:
+        raise ConfigError(f"invalid config {source}: task.kind: {exc.args[0]}") from None
 
 
 def parse_config(data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None,
@@ -447,10 +345,11 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | 
     if not isinstance(data, Mapping):
         raise ConfigError(f"invalid config {source}: the top level must be a mapping, got "
                           f"{type(data).__name__}")
+    model, kind = _model_for(data, source)
     try:
-        config = ExperimentConfig.model_validate(dict(data))
+        config = model.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(_format_errors(exc, source, kind)) from None
     config._base = str(Path(base_dir).resolve()) if base_dir is not None else None
     return config
 

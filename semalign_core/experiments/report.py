@@ -26,7 +26,7 @@ from ..fileio import atomic_path
 if TYPE_CHECKING:
     from .runner import ExperimentResult
 
-__all__ = ["format_table", "write_report"]
+__all__ = ["confusion_plot", "format_table", "roc_plot", "write_report"]
 
 _LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro F1",
            "auroc": "AUROC", "mean_cosine": "mean cosine", "mse": "MSE", "top1": "top-1",
@@ -47,19 +47,22 @@ def _cell(ci: dict[str, Any]) -> str:
     return f"{ci['estimate']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
 
 
+def _label(document: dict[str, Any], metric: str) -> str:
+    # the task's own column heading first (results.json carries it), then the known names
+    return document.get("metric_labels", {}).get(metric) or _LABELS.get(metric, metric)
+
+
 def format_table(document: dict[str, Any], *, markdown: bool = False) -> str:
     """The result table of a ``results.json`` document: one row per anchor count, then the
     baselines; cells are ``estimate [low, high]``."""
     metrics = list(document["summary"][0]["metrics"]) if document["summary"] else []
-    header = ["method", "anchors", "seeds", *(_LABELS.get(m, m) for m in metrics)]
+    header = ["method", "anchors", "seeds", *(_label(document, m) for m in metrics)]
     rows = []
     for entry in document["summary"]:
         rows.append([document["task"], str(entry["anchors"]), str(entry["seeds"]),
                      *(_cell(entry["metrics"][m]) for m in metrics)])
     for name, base in document.get("baselines", {}).items():
-        label = "supervised probe" if name == "probe" else name
-        n_items = document["data"]["pool"]["items"] if name == "probe" else 0
-        rows.append([label, f"all {n_items} labelled" if name == "probe" else "-", "-",
+        rows.append([base.get("label", name), base.get("anchors", "-"), "-",
                      *(_cell(base["metrics"][m]) if m in base["metrics"] else "-"
                        for m in metrics)])
     if markdown:
@@ -99,8 +102,8 @@ def _markdown(document: dict[str, Any], files: dict[str, Path]) -> str:
         format_table(document, markdown=True),
         "",
     ]
-    for name in ("anchors_curve.png", "roc.png", "confusion_matrix.png"):
-        if name in files:
+    for name in files:
+        if name.endswith(".png"):
             lines += [f"![{name}]({name})", ""]
     lines += [f"Encoding took {document['timing']['encode_s']:.1f} s; full results in "
               f"`results.json`.", ""]
@@ -113,50 +116,66 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # no display: the report must render on servers and CI
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def anchors_plot(result: ExperimentResult, out: Path) -> Path:
+    """The primary metric vs. the number of anchors with its CI band, and the baselines."""
+    plt = _pyplot()
     doc = result.document
-    files: dict[str, Path] = {}
     metric = doc["primary_metric"]
     counts = [e["anchors"] for e in doc["summary"]]
-
     fig, ax = plt.subplots(figsize=(5.5, 4))
     est = [e["metrics"][metric]["estimate"] for e in doc["summary"]]
     low = [e["metrics"][metric]["low"] for e in doc["summary"]]
     high = [e["metrics"][metric]["high"] for e in doc["summary"]]
     ax.plot(counts, est, marker="o", label=doc["task"])
     ax.fill_between(counts, low, high, alpha=0.25)
-    for name, style in (("probe", "--"), ("chance", ":")):
-        base = doc.get("baselines", {}).get(name)
-        if base and metric in base["metrics"]:
-            ax.axhline(base["metrics"][metric]["estimate"], linestyle=style, color="grey",
-                       label="supervised probe" if name == "probe" else name)
+    for name, base in doc.get("baselines", {}).items():
+        if metric in base["metrics"]:
+            ax.axhline(base["metrics"][metric]["estimate"], color="grey",
+                       linestyle={"probe": "--", "chance": ":"}.get(name, "-."),
+                       label=base.get("label", name))
     if len(counts) > 1 and max(counts) / max(min(counts), 1) >= 4:
         ax.set_xscale("log")
         ax.minorticks_off()  # the anchor counts themselves are the ticks
     ax.set_xticks(counts, [str(c) for c in counts])
     ax.set_xlabel("number of anchors")
-    ax.set_ylabel(_LABELS.get(metric, metric))
-    ax.set_title(f"{_LABELS.get(metric, metric)} vs. anchors")
+    ax.set_ylabel(_label(doc, metric))
+    ax.set_title(f"{_label(doc, metric)} vs. anchors")
     ax.legend(loc="best", fontsize="small")
-    files["anchors_curve.png"] = _save(fig, out / "anchors_curve.png")
+    path = _save(fig, out / "anchors_curve.png")
     plt.close(fig)
+    return path
 
-    if doc["task"] == "translation" or "y_true" not in result.curves:
-        return files
-    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
+def _top_runs(result: ExperimentResult) -> tuple[int, list[int]]:
+    """The largest anchor count and its seeds that have curves."""
+    top = max(e["anchors"] for e in result.document["summary"])
+    seeds = [int(k.split("/")[1]) for k, v in result.curves.items()
+             if k.startswith(f"{top}/") and "y_score" in v]
+    return top, seeds
+
+
+def roc_plot(result: ExperimentResult, out: Path) -> Path | None:
+    """ROC curves at the largest anchor count (binary: one per seed, and the probe;
+    otherwise one-vs-rest for the first seed). ``None`` without classification curves."""
+    from sklearn.metrics import RocCurveDisplay
+
+    top, seeds = _top_runs(result)
+    if "y_true" not in result.curves or not seeds:
+        return None
+    plt = _pyplot()
     y_true = np.asarray(result.curves["y_true"])
-    classes = doc["classes"]
-    top = max(counts)
-    seeds = [int(k.split("/")[1]) for k in result.curves if k.startswith(f"{top}/")]
-
+    classes = result.document["classes"]
+    fig, ax = plt.subplots(figsize=(5, 5))
     if len(classes) == 2:
-        fig, ax = plt.subplots(figsize=(5, 5))
         for seed in seeds:
             RocCurveDisplay.from_predictions(y_true, result.curves[f"{top}/{seed}"]["y_score"],
                                              pos_label=classes[1], ax=ax,
@@ -169,11 +188,7 @@ def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
                                              curve_kwargs={"linestyle": "--", "color": "black"})
         ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
         ax.set_title(f"ROC ({classes[1]} vs. {classes[0]})")
-        ax.legend(loc="lower right", fontsize="x-small")
-        files["roc.png"] = _save(fig, out / "roc.png")
-        plt.close(fig)
     else:
-        fig, ax = plt.subplots(figsize=(5, 5))
         scores = result.curves[f"{top}/{seeds[0]}"]["y_score"]
         for j, cls in enumerate(classes):
             if 0 < np.sum(y_true == cls) < len(y_true):
@@ -181,19 +196,36 @@ def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
                                                  name=f"{cls} vs. rest")
         ax.plot([0, 1], [0, 1], ":", color="grey")
         ax.set_title(f"one-vs-rest ROC, {top} anchors, seed {seeds[0]}")
-        ax.legend(loc="lower right", fontsize="x-small")
-        files["roc.png"] = _save(fig, out / "roc.png")
-        plt.close(fig)
+    ax.legend(loc="lower right", fontsize="x-small")
+    path = _save(fig, out / "roc.png")
+    plt.close(fig)
+    return path
 
-    from sklearn.metrics import confusion_matrix
 
+def confusion_plot(result: ExperimentResult, out: Path) -> Path | None:
+    """The confusion matrix summed over seeds at the largest anchor count."""
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    top, seeds = _top_runs(result)
+    if "y_true" not in result.curves or not seeds:
+        return None
+    plt = _pyplot()
+    y_true = np.asarray(result.curves["y_true"])
+    classes = result.document["classes"]
     total = sum(confusion_matrix(y_true, result.curves[f"{top}/{s}"]["y_pred"], labels=classes)
                 for s in seeds)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ConfusionMatrixDisplay(np.asarray(total), display_labels=classes).plot(ax=ax, colorbar=False)
     ax.set_title(f"{top} anchors, summed over {len(seeds)} seed(s)")
-    files["confusion_matrix.png"] = _save(fig, out / "confusion_matrix.png")
+    path = _save(fig, out / "confusion_matrix.png")
     plt.close(fig)
+    return path
+
+
+def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
+    files = {"anchors_curve.png": anchors_plot(result, out)}
+    if result.task is not None:  # the task draws its own figures (ROC, confusion, ...)
+        files.update(result.task.plots(result, out))
     return files
 
 

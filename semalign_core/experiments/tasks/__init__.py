@@ -7,6 +7,6 @@ built-in ones (``zero-shot``, ``stitching``, ``translation``) register through t
 
 from __future__ import annotations
 
-from .base import Baseline, Task, TaskConfig, TaskEvaluation
+from .base import Baseline, Task, TaskConfig, TaskEvaluation, task_class
 
-__all__ = ["Baseline", "Task", "TaskConfig", "TaskEvaluation"]
+__all__ = ["Baseline", "Task", "TaskConfig", "TaskEvaluation", "task_class"]

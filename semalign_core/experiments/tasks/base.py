@@ -9,6 +9,7 @@ A run calls, in order::
         task.evaluate(context, translator, seed)  -> TaskEvaluation (metrics with CIs)
     task.baselines(context)                     # once: references that need no translator
     task.describe(context)                      # what results.json records about the data
+    task.curves(context)                        # run-level arrays for the plots (y_true)
     task.plots(result, folder)                  # task-specific figures for the report
 
 ``context`` is the :class:`~semalign_core.experiments.context.RunContext`: both encoders, the
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ...errors import InvalidInputError
+from ...errors import InvalidInputError, PluginError
 from ...plugins.registry import build_component
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from ..context import RunContext
     from ..runner import ExperimentResult
 
-__all__ = ["Baseline", "Task", "TaskConfig", "TaskEvaluation", "get_task"]
+__all__ = ["Baseline", "Task", "TaskConfig", "TaskEvaluation", "get_task", "task_class"]
 
 
 class TaskConfig(BaseModel):
@@ -152,6 +153,10 @@ class Task(ABC):
         """Facts about the evaluation data for ``results.json`` (e.g. ``classes``)."""
         return {}
 
+    def curves(self, context: RunContext) -> dict[str, np.ndarray]:
+        """Run-level arrays the plots compare every evaluation with (e.g. ``y_true``)."""
+        return {}
+
     def plots(self, result: ExperimentResult, folder: Path) -> dict[str, Path]:
         """Write task-specific figures into ``folder``; return file name -> path."""
         return {}
@@ -163,3 +168,23 @@ class Task(ABC):
 def get_task(name: str, **params: Any) -> Task:
     """Build the experiment task registered as ``name``; ``params`` are its config section."""
     return build_component("task", name, params, Task)
+
+
+def task_class(kind: str) -> type[Task]:
+    """The :class:`Task` subclass registered as ``kind`` (``register_tasks``).
+
+    Raises
+    ------
+    UnknownPluginError
+        Listing the registered tasks and the closest match.
+    PluginError
+        If the registered factory is not a Task subclass.
+    """
+    from ...plugins.registry import get_entry
+
+    entry = get_entry("task", kind)
+    factory = entry.factory
+    if not (isinstance(factory, type) and issubclass(factory, Task)):
+        raise PluginError(f"{entry.plugin!r} registered task {entry.name!r} as "
+                          f"{factory!r}; register_tasks takes a Task subclass")
+    return factory
