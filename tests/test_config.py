@@ -106,10 +106,22 @@ def test_example_config_matches_the_recipe():
     pytest.importorskip("yaml")
     from pathlib import Path
 
-    from semalign_core.experiments.recipes import PNEUMONIA_PROMPTS, PNEUMONIA_RECIPE
+    from semalign_core.experiments.recipes import (
+        PNEUMONIA_PROMPTS,
+        PNEUMONIA_RECIPE,
+        pneumonia_zero_shot_config,
+    )
 
     example = Path(__file__).resolve().parent.parent / "examples" / "pneumonia_zero_shot.yaml"
     cfg = load_config(example)
+    shared = "${SEMALIGN_SHARED_DIR}"
+    recipe = parse_config(pneumonia_zero_shot_config(
+        kermany=f"{shared}/data/kermany-cxr",
+        openi_reports=f"{shared}/data/openi-reports/NLMCXR_reports.tgz",
+        vision_weights=f"{shared}/models/squeezenet1_1_imagenet.safetensors",
+        output_dir="runs/pneumonia-zero-shot", anchors=[25, 50, 100, 200, 400], bootstrap=500))
+    assert cfg.to_dict() == recipe.to_dict()
+    assert cfg.anchors.dataset.name == "kermany" and cfg.anchors.texts.dataset.name == "openi"
     assert cfg.task.prompts == PNEUMONIA_PROMPTS
     assert cfg.translator.solver == PNEUMONIA_RECIPE["solver"]
     assert cfg.translator.params == {"alpha": PNEUMONIA_RECIPE["alpha"]}
@@ -136,3 +148,34 @@ def test_deprecated_keys_still_parse_with_a_warning():
     both = base_config(translator={"target_preprocessing": "center", "target_norm": "center"})
     with pytest.raises(ConfigError, match="give .target_norm. only"):
         parse_config(both)
+
+
+def test_datasets_are_named_with_the_old_keys_as_aliases():
+    new = base_config(evaluation={"dataset": {"name": "kermany", "root": "x", "split": "test"}})
+    old = base_config(evaluation={"dataset": {"builtin": "kermany", "path": "x", "split": "test"}})
+    assert parse_config(new).to_dict() == parse_config(old).to_dict()
+    assert parse_config(old).evaluation.dataset.root == "x"
+    both = base_config(evaluation={"dataset": {"name": "kermany", "builtin": "kermany",
+                                               "root": "x"}})
+    with pytest.raises(ConfigError, match="evaluation.dataset: .*'name' or its old alias"):
+        parse_config(both)
+    with pytest.raises(ConfigError, match="needs 'root'"):
+        parse_config(base_config(evaluation={"dataset": {"name": "kermany"}}))
+    with pytest.raises(ConfigError, match=r"evaluation\.dataset: unknown dataset 'kermani'\. "
+                                          r"Did you mean 'kermany'\?"):
+        parse_config(base_config(evaluation={"dataset": {"name": "kermani", "root": "x"}}))
+
+
+def test_unknown_task_kind_gives_the_registry_closest_match():
+    with pytest.raises(ConfigError, match=r"task\.kind: unknown task 'zero_shot'\. Did you mean "
+                                          r"'zero-shot'\?.*Available: .*stitching"):
+        parse_config(base_config(task={"kind": "zero_shot"}), source="c.yaml")
+
+
+def test_the_task_section_is_validated_by_the_registered_task_model():
+    from semalign_core.experiments.tasks.zero_shot import ZeroShotConfig
+
+    cfg = parse_config(base_config())
+    assert isinstance(cfg.task, ZeroShotConfig) and cfg.task.prompts["b"] == ["a b", "one b"]
+    with pytest.raises(ConfigError, match=r"task\.translation\.prompts: Extra inputs"):
+        parse_config(base_config(task={"kind": "translation", "prompts": {"a": "x"}}))

@@ -103,7 +103,7 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
         see docs/zeroshot.md).
     """
     r = PNEUMONIA_RECIPE
-    reports = {"builtin": "openi", "path": str(openi_reports),
+    reports = {"name": "openi", "root": str(openi_reports),
                "options": {"section": r["report_section"]}}
     config: dict[str, Any] = {
         "name": "zero-shot pneumonia (SqueezeNet -> MiniLM)",
@@ -117,7 +117,7 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
             "target": {"name": "all-minilm-l6-v2", "options": {"device": device}},
         },
         "anchors": {
-            "dataset": {"builtin": "kermany", "path": str(kermany), "split": "train"},
+            "dataset": {"name": "kermany", "root": str(kermany), "split": "train"},
             "count": anchors if isinstance(anchors, int) else list(anchors),
             "selector": {"name": r["selector"]},
             "texts": {"dataset": reports, "k": r["k"], "holdout": r["holdout"]},
@@ -128,7 +128,7 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
         "task": {"kind": "zero-shot", "prompts": PNEUMONIA_PROMPTS,
                  "class_texts": {"holdout": True}, "ensemble": r["ensemble"],
                  "positive_label": "pneumonia", "calibration": calibration},
-        "evaluation": {"dataset": {"builtin": "kermany", "path": str(kermany), "split": "test"},
+        "evaluation": {"dataset": {"name": "kermany", "root": str(kermany), "split": "test"},
                        "bootstrap": bootstrap},
         "seeds": list(seeds),
         "output_dir": str(output_dir),

@@ -181,9 +181,12 @@ def task_class(kind: str) -> type[Task]:
         If the registered factory is not a Task subclass.
     """
     from ...plugins.registry import get_entry
+    from ..builtin_tasks import TaskRef
 
     entry = get_entry("task", kind)
     factory = entry.factory
+    if isinstance(factory, TaskRef):
+        factory = factory.load()
     if not (isinstance(factory, type) and issubclass(factory, Task)):
         raise PluginError(f"{entry.plugin!r} registered task {entry.name!r} as "
                           f"{factory!r}; register_tasks takes a Task subclass")
