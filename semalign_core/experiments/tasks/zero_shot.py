@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ...align.embeddings import Embeddings
 from ...errors import InvalidInputError
 from ..datasets import DatasetSpec
-from ..pairing import unit_mean
 from .classification import ClassificationConfig, ClassificationTask
 
 if TYPE_CHECKING:
     from ...align.translator import Translator
+    from ...zeroshot.class_embeddings import ClassEmbeddings
     from ...zeroshot.prompts import PromptSet
     from ..config import ExperimentConfig
     from ..context import RunContext
@@ -112,8 +112,8 @@ class ZeroShotTask(ClassificationTask):
         super().__init__(config, **params)
         self.prompt_set: PromptSet | None = None
         self.prompt_embeddings: Embeddings | None = None
-        # per fixed text source (prompts, a class-text dataset): class -> unit ensemble vector
-        self.fixed_sources: list[dict[str, np.ndarray]] = []
+        # the text sources every seed shares (prompts, a class-text dataset)
+        self.fixed_sources: list[ClassEmbeddings] = []
 
     @classmethod
     def check_experiment(cls, config: ExperimentConfig) -> None:
@@ -125,6 +125,7 @@ class ZeroShotTask(ClassificationTask):
                              "fraction of texts kept out of the pairing)")
 
     def _prepare(self, context: RunContext) -> list[str]:
+        from ...zeroshot.class_embeddings import ClassEmbeddings
         from ...zeroshot.prompts import PromptSet
 
         task, classes = self.config, set()
@@ -133,8 +134,7 @@ class ZeroShotTask(ClassificationTask):
                   else PromptSet(task.prompts))
             emb = context.encode_texts(context.target, list(ps.texts()), "prompts")
             self.prompt_set, self.prompt_embeddings = ps, emb
-            self.fixed_sources.append({c: unit_mean(emb.subset(list(p)).vectors)
-                                       for c, p in ps.prompts.items()})
+            self.fixed_sources.append(ClassEmbeddings.from_prompts(ps, emb, name="prompts"))
             classes.update(ps.classes)
         spec = task.class_texts
         if spec is not None and spec.dataset is not None:
@@ -145,33 +145,35 @@ class ZeroShotTask(ClassificationTask):
             grouped = _limit(grouped, spec.max_per_class, spec.seed)
             emb = context.encode_texts(context.target, [t for v in grouped.values() for t in v],
                                        "class_texts")
-            self.fixed_sources.append({c: unit_mean(emb.subset(list(dict.fromkeys(v))).vectors)
-                                       for c, v in grouped.items()})
+            self.fixed_sources.append(ClassEmbeddings.from_texts(
+                {c: list(dict.fromkeys(v)) for c, v in grouped.items()}, emb,
+                name="class_texts"))
             classes.update(grouped)
         if spec is not None and spec.holdout and context.pairing_texts is not None:
             classes.update(context.pairing_texts.labels.values())
         for source in self.fixed_sources:
-            missing = sorted(classes - set(source))
+            missing = sorted(classes - set(source.classes))
             if missing:
                 raise InvalidInputError(f"classes {missing} have no prompt or class text in one "
                                         f"of the task's text sources")
         return sorted(classes)
 
-    def class_embeddings(self, context: RunContext, seed: int) -> Embeddings:
-        """Raw-space class embeddings: the mean over text sources of each source's unit
-        ensemble (the held-out pairing texts of ``seed`` are one source when configured)."""
+    def class_embeddings(self, context: RunContext, seed: int) -> ClassEmbeddings:
+        """The class vectors for ``seed``: every text source (the held-out pairing texts of
+        ``seed`` among them when configured), combined by the recipe's rule: the plain mean of
+        each source's unit mean, not renormalised (centring in the target space follows)."""
+        from ...zeroshot.class_embeddings import ClassEmbeddings
+
         sources = list(self.fixed_sources)
         spec = self.config.class_texts
         if spec is not None and spec.holdout:
             held = context.pool_targets(seed).held_out
             assert held is not None and context.pairing_texts is not None
-            texts = context.pairing_texts.embeddings
             chosen = _limit({k: list(v) for k, v in held.items()}, spec.max_per_class, spec.seed)
-            sources.append({c: unit_mean(texts.subset(ids).vectors) for c, ids in chosen.items()})
-        # Not renormalised after averaging the sources: the recipe's class vectors are the plain
-        # mean of the unit source ensembles (centring in the target space follows).
-        rows = np.stack([np.mean([src[c] for src in sources], axis=0) for c in self.classes])
-        return Embeddings(rows.astype(np.float32), self.classes, context.target.fingerprint)
+            sources.append(ClassEmbeddings.from_texts(chosen, context.pairing_texts.embeddings,
+                                                      name="held_out"))
+        first, *rest = sources
+        return first.combine(*rest, rule="mean") if rest else first.with_rule("mean")
 
     def predict(self, context: RunContext, translator: Translator, seed: int
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +186,7 @@ class ZeroShotTask(ClassificationTask):
             clf = ZeroShotClassifier(translator, self.prompt_embeddings, self.prompt_set,
                                      **options)
         else:
-            clf = ZeroShotClassifier(translator, self.class_embeddings(context, seed), None,
-                                     **options)
+            clf = ZeroShotClassifier(translator, self.class_embeddings(context, seed), **options)
         columns = list(clf.classes_)
         scores = clf.decision_scores(context.eval_source)
         scores = scores[:, [columns.index(c) for c in self.classes]]
