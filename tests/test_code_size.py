@@ -19,13 +19,6 @@ CORE = Path(__file__).resolve().parent.parent / "semalign_core"
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 
-#: Modules still over a limit while other work brings them within it; each is an expected failure
-#: (not strict, so a module that gets fixed passes at once). Remove a name when it passes.
-KNOWN_OVER: frozenset[str] = frozenset({
-    "evaluation/metrics.py",
-})
-
-
 def _code_line_numbers(source: str) -> set[int]:
     """Line numbers that hold a token other than a comment (so continuation lines count)."""
     skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
@@ -86,14 +79,7 @@ class C:
 MODULES = sorted(CORE.rglob("*.py"))
 
 
-def _param(path: Path) -> object:
-    rel = path.relative_to(CORE).as_posix()
-    marks = [pytest.mark.xfail(reason="being brought within the limits", strict=False)
-             ] if rel in KNOWN_OVER else []
-    return pytest.param(path, id=rel, marks=marks)
-
-
-@pytest.mark.parametrize("path", [_param(p) for p in MODULES])
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.relative_to(CORE).as_posix())
 def test_module_within_size_limits(path: Path):
     source = path.read_text(encoding="utf-8")
     problems = []
@@ -104,9 +90,3 @@ def test_module_within_size_limits(path: Path):
     problems += [f"{name} has {n} lines of code (limit {MAX_FUNCTION_LINES})"
                  for name, n in function_sizes(source).items() if n > MAX_FUNCTION_LINES]
     assert not problems, f"{path.relative_to(CORE)}: " + "; ".join(problems)
-
-
-def test_known_over_names_existing_modules():
-    # A stale entry would silently exempt nothing and hide that the list needs pruning.
-    present = {p.relative_to(CORE).as_posix() for p in MODULES}
-    assert KNOWN_OVER <= present, sorted(KNOWN_OVER - present)

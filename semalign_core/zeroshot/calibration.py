@@ -88,6 +88,22 @@ def _log_posterior_ratio(x: np.ndarray, m: np.ndarray, v: np.ndarray, w: np.ndar
     return log_joint(1) - log_joint(0)
 
 
+def _checked_scores(scores: Any, random_state: Any) -> np.ndarray:
+    """The scores as a float64 vector gmm_threshold can use, or a clear error."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1:
+        raise InvalidInputError(f"scores must be 1-D (one score per item), got shape {s.shape}")
+    if s.shape[0] < MIN_CALIBRATION_ITEMS:
+        raise InvalidInputError(f"calibration needs at least {MIN_CALIBRATION_ITEMS} unlabeled "
+                                f"items to fit a two-component mixture, got {s.shape[0]}; "
+                                f"calibrate on a larger batch")
+    if not np.isfinite(s).all():
+        raise InvalidInputError("scores contain NaN or infinite values")
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise InvalidInputError(f"random_state must be an int, got {random_state!r}")
+    return s
+
+
 def gmm_threshold(scores: Any, *, random_state: int = 0) -> Calibration:
     """Threshold unlabeled 1-D scores where a two-component Gaussian mixture's posteriors tie.
 
@@ -125,17 +141,7 @@ def gmm_threshold(scores: Any, *, random_state: int = 0) -> Calibration:
     >>> round(gmm_threshold(s).threshold, 1)
     1.0
     """
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 1:
-        raise InvalidInputError(f"scores must be 1-D (one score per item), got shape {s.shape}")
-    if s.shape[0] < MIN_CALIBRATION_ITEMS:
-        raise InvalidInputError(f"calibration needs at least {MIN_CALIBRATION_ITEMS} unlabeled "
-                                f"items to fit a two-component mixture, got {s.shape[0]}; "
-                                f"calibrate on a larger batch")
-    if not np.isfinite(s).all():
-        raise InvalidInputError("scores contain NaN or infinite values")
-    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
-        raise InvalidInputError(f"random_state must be an int, got {random_state!r}")
+    s = _checked_scores(scores, random_state)
     center, scale = float(s.mean()), float(s.std())
     if not scale > 1e-12 * max(1.0, abs(center)):
         raise InvalidInputError("all scores are (nearly) equal: there are no two modes to "
