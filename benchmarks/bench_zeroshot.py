@@ -27,7 +27,8 @@ Run::
     HF_HUB_OFFLINE=1 python benchmarks/bench_zeroshot.py             # the full table
     HF_HUB_OFFLINE=1 python benchmarks/bench_zeroshot.py --anchors 100
 
-Embeddings are cached under ``--cache-dir`` (default ``~/.cache/semalign/bench_zeroshot``);
+Embeddings are cached under ``--cache-dir`` (default: the per-user cache that ``semalign demo``
+fills, ``$SEMALIGN_CACHE_DIR`` or ``~/.cache/semalign/embeddings``);
 shared data is found like ``semalign demo`` does (``--shared-dir``, ``$SEMALIGN_SHARED_DIR``,
 ``../shared``).
 """
@@ -62,8 +63,10 @@ def run_recipe(anchors: Sequence[int], seeds: Sequence[int], *,
     from semalign_core.experiments.runner import run_experiment
 
     inputs = shared_demo_inputs(find_shared_dir(shared_dir))
-    cache = (Path.home() / ".cache" / "semalign" / "bench_zeroshot" if cache_dir is None
-             else Path(cache_dir))
+    from semalign_core.locations import default_cache_dir
+
+    # The per-user cache `semalign demo` fills: a benchmark after the demo encodes nothing.
+    cache = default_cache_dir() if cache_dir is None else Path(cache_dir)
     with tempfile.TemporaryDirectory() as out:  # nothing is written there (write_report=False)
         config = parse_config(pneumonia_zero_shot_config(
             kermany=inputs.kermany, openi_reports=inputs.openi_reports,

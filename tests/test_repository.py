@@ -31,3 +31,25 @@ def test_public_api_is_explicit_and_importable():
 def test_constraints_pin_torch_and_torchvision():
     pins = (ROOT / "constraints.txt").read_text()
     assert "torch==2.14.1" in pins and "torchvision==0.29.1" in pins
+
+
+def test_ci_fails_loudly_without_the_shared_folder(pytester, monkeypatch, tmp_path):
+    """Under CI=true a missing ../shared stops the test run; locally the data tests skip."""
+    import pytest
+
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+    pytester.makepyfile(test_uses_data="def test_data(shared):\n    assert shared\n")
+    monkeypatch.setenv("SEMALIGN_SHARED_DIR", str(tmp_path / "absent"))
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*CI is set but the shared data folder {tmp_path / 'absent'}*"])
+    for value in ("", "false"):
+        monkeypatch.setenv("CI", value)
+        local = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        assert local.ret == pytest.ExitCode.OK
+        local.assert_outcomes(skipped=1)
+
+
+def test_ci_script_runs_in_ci_mode():
+    assert 'export CI="${CI:-true}"' in (ROOT / ".ci" / "run").read_text()

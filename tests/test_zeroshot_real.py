@@ -53,7 +53,7 @@ def bench():
 
 
 @pytest.fixture(scope="module")
-def result(bench, request):
+def result(bench, warm_embedding_cache):
     from semalign_core.data.sources import find_shared_dir
 
     shared = find_shared_dir(required=False)
@@ -69,9 +69,7 @@ def result(bench, request):
                | {"affine"} - set(list_solvers()) | {"stratified"} - set(list_anchor_selectors()))
     if missing:
         pytest.skip(f"plugins not installed: {sorted(missing)}")
-    env = os.environ.get("SEMALIGN_ZEROSHOT_CACHE")
-    cache = Path(env) if env else Path(request.config.cache.mkdir("semalign-zeroshot-real"))
-    return bench.run_recipe([N_ANCHORS], SEEDS, shared_dir=shared, cache_dir=cache)
+    return bench.run_recipe([N_ANCHORS], SEEDS, shared_dir=shared, cache_dir=warm_embedding_cache)
 
 
 @pytest.fixture(scope="module")

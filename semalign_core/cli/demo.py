@@ -17,6 +17,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ..experiments.recipes import pneumonia_zero_shot_config
     from ..experiments.report import format_table
     from ..experiments.runner import run_experiment
+    from ..locations import default_runs_dir
 
     if args.download:
         inputs = download_demo_inputs(args.data_dir)
@@ -26,9 +27,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if say:
         say(f"inputs: {inputs.origin}")
     counts = args.anchors[0] if len(args.anchors) == 1 else args.anchors
+    # A written config without output_dir runs into the per-user runs folder, named after it.
+    output_dir = (Path(args.output_dir).expanduser().resolve() if args.output_dir
+                  else None if args.write_config else default_runs_dir() / "demo")
     data = pneumonia_zero_shot_config(
         kermany=inputs.kermany, openi_reports=inputs.openi_reports,
-        vision_weights=inputs.vision_weights, output_dir=Path(args.output_dir).resolve(),
+        vision_weights=inputs.vision_weights, output_dir=output_dir,
         anchors=counts, seeds=list(range(args.seeds)), cache_dir=args.cache_dir,
         bootstrap=args.bootstrap, device=args.device, progress=args.progress,
         calibration=args.calibration)
@@ -67,8 +71,10 @@ def add_parser(sub: Any) -> None:
     demo.add_argument("--download", action="store_true",
                       help="fetch inputs from their official sources (needs internet)")
     demo.add_argument("--data-dir", help="where --download stores files")
-    demo.add_argument("--output-dir", default="semalign-demo", help="report folder")
-    demo.add_argument("--cache-dir", help="embedding cache (default <output-dir>/cache)")
+    demo.add_argument("--output-dir", help="report folder (default: "
+                      "~/.local/share/semalign/runs/demo, or $SEMALIGN_RUNS_DIR/demo)")
+    demo.add_argument("--cache-dir", help="embedding cache (default: the per-user cache, "
+                      "$SEMALIGN_CACHE_DIR or ~/.cache/semalign/embeddings)")
     demo.add_argument("--anchors", type=int, nargs="+", default=[100])
     demo.add_argument("--seeds", type=int, default=5, help="number of anchor seeds")
     demo.add_argument("--bootstrap", type=int, default=500, help="resamples per CI")

@@ -16,9 +16,11 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     from ..encoding.encoder import get_encoder
     from ..encoding.engines import EngineSpec, encode_dataset
 
-    if args.engine == "ray" and not args.cache_dir:
+    if args.engine == "ray" and (args.no_cache or not args.cache_dir):
+        # the per-user default cache is one machine's folder; a cluster needs shared storage
         raise InvalidInputError("--engine ray writes through the embedding cache (that is what "
-                                "makes a killed run resumable); give --cache-dir")
+                                "makes a killed run resumable); give --cache-dir on storage "
+                                "every worker sees, without --no-cache")
     spec = EngineSpec(args.engine, workers=args.workers, address=args.address,
                       threads=args.threads)
     options = parse_options(args.option, "--option")
@@ -34,10 +36,12 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         manifest = manifest.filter(split=args.split)
     modality = encoder.modality
     items = manifest.items(modality)
-    if args.cache_dir:
-        emb = encode_dataset(args.encoder, items, args.cache_dir, options=options,
-                             ids=manifest.ids, engine=spec, batch_size=args.batch_size,
-                             progress=not args.quiet)
+    if not args.no_cache:
+        from ..locations import default_cache_dir
+
+        emb = encode_dataset(args.encoder, items, args.cache_dir or default_cache_dir(),
+                             options=options, ids=manifest.ids, engine=spec,
+                             batch_size=args.batch_size, progress=not args.quiet)
     else:
         emb = encoder.encode(items, ids=manifest.ids, batch_size=args.batch_size,
                              progress=not args.quiet)
@@ -56,7 +60,7 @@ def add_parser(sub: Any) -> None:
         "--option weights=squeezenet.safetensors \\\n"
         "      --manifest data/manifest.csv --split train -o train_img.safetensors\n"
         "  semalign encode --encoder all-minilm-l6-v2 --manifest data/manifest.csv "
-        "-o reports.safetensors --cache-dir ~/.cache/semalign/emb\n"
+        "-o reports.safetensors --no-cache\n"
         "  # on a Ray cluster (4 actors, one GPU each when the cluster has GPUs):\n"
         "  semalign encode --encoder torchvision-squeezenet1_1 --manifest data/manifest.csv \\\n"
         "      -o img.safetensors --cache-dir /shared/cache --engine ray --workers 4 "
@@ -69,7 +73,10 @@ def add_parser(sub: Any) -> None:
     enc.add_argument("--field", choices=("image", "text"),
                      help="manifest field to encode (default: the encoder's modality)")
     enc.add_argument("-o", "--output", required=True, help="output .safetensors file")
-    enc.add_argument("--cache-dir", help="use and fill an embedding cache here")
+    enc.add_argument("--cache-dir", help="embedding cache to use and fill (default: the "
+                     "per-user cache, $SEMALIGN_CACHE_DIR or ~/.cache/semalign/embeddings)")
+    enc.add_argument("--no-cache", action="store_true",
+                     help="encode everything afresh, reading and writing no cache")
     enc.add_argument("--batch-size", type=int)
     enc.add_argument("--quiet", action="store_true", help="no progress bar")
     enc.add_argument("--engine", choices=("local", "ray"), default="local",

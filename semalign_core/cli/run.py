@@ -17,9 +17,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..experiments.runner import run_experiment
 
     config = load_config(args.config)
-    if args.output_dir:
+    if args.output_dir or args.cache_dir:
         data = config.to_dict()
-        data["output_dir"] = str(Path(args.output_dir).resolve())
+        for key in ("output_dir", "cache_dir"):
+            if getattr(args, key):
+                data[key] = str(Path(getattr(args, key)).expanduser().resolve())
         config = parse_config(data, base_dir=config._base_dir(), source=args.config)
     result = run_experiment(config, progress=args.progress, echo=echo_for(args),
                             write_report=True)
@@ -37,6 +39,9 @@ def add_parser(sub: Any) -> None:
         "  semalign run examples/pneumonia_zero_shot.yaml\n"
         "  semalign run my.yaml --output-dir runs/today --quiet\n", _cmd_run)
     run.add_argument("config", help="experiment config (.yaml, .yml or .json)")
-    run.add_argument("--output-dir", help="override the config's output_dir")
+    run.add_argument("--output-dir", help="override the config's output_dir (default: "
+                     "~/.local/share/semalign/runs/<name>, or $SEMALIGN_RUNS_DIR/<name>)")
+    run.add_argument("--cache-dir", help="override the config's cache_dir (default: the "
+                     "per-user cache, $SEMALIGN_CACHE_DIR or ~/.cache/semalign/embeddings)")
     run.add_argument("--progress", action="store_true", help="show encoding progress bars")
     run.add_argument("--quiet", action="store_true", help="print only the result table")

@@ -131,12 +131,14 @@ def shared_demo_inputs(shared: str | os.PathLike[str]) -> DemoInputs:
 
 # -- online path (not testable offline; kept small on purpose) ----------------------------------
 def data_dir() -> Path:
-    """Where downloaded datasets are kept: ``$SEMALIGN_DATA_DIR`` or ``~/.cache/semalign``."""
+    """Where downloaded datasets are kept: ``$SEMALIGN_DATA_DIR``, else
+    ``<cache_root>/datasets`` (:func:`semalign_core.locations.cache_root`)."""
     root = os.environ.get("SEMALIGN_DATA_DIR")
     if root:
         return Path(root).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(cache).expanduser() / "semalign" / "datasets"
+    from ..locations import cache_root
+
+    return cache_root() / "datasets"
 
 
 def _fetch_pneumoniamnist(target: Path) -> Path:

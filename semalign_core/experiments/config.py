@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -211,7 +212,7 @@ class ExperimentConfig(_Model):
     task: TaskConfig  # parse_config substitutes the registered task's own config model
     evaluation: EvaluationConfig
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    output_dir: str
+    output_dir: str | None = None
     cache_dir: str | None = None
     batch_size: int | None = Field(None, ge=1)
     engine: EngineConfig = EngineConfig()
@@ -265,6 +266,21 @@ class ExperimentConfig(_Model):
         """A config path made absolute against the config file's folder."""
         return resolve_path(value, self._base_dir())
 
+    def resolved_output_dir(self) -> Path:
+        """``output_dir``, or a folder named after the experiment under the per-user runs folder
+        (:func:`semalign_core.locations.default_run_dir`), never inside a checkout."""
+        from ..locations import default_run_dir
+
+        return self.resolve_path(self.output_dir) if self.output_dir else default_run_dir(
+            self.name)
+
+    def resolved_cache_dir(self) -> Path:
+        """``cache_dir``, or the per-user embedding cache shared by every run
+        (:func:`semalign_core.locations.default_cache_dir`)."""
+        from ..locations import default_cache_dir
+
+        return self.resolve_path(self.cache_dir) if self.cache_dir else default_cache_dir()
+
     def _base_dir(self) -> Path:
         return Path(self._base) if self._base else Path.cwd()
 
@@ -273,20 +289,47 @@ class ExperimentConfig(_Model):
 
 
 def resolve_path(value: str, base: Path) -> Path:
-    """Expand ``~`` and environment variables (``${SEMALIGN_SHARED_DIR}`` has a fallback)."""
-    env = dict(os.environ)
-    if "SEMALIGN_SHARED_DIR" not in env and "SEMALIGN_SHARED_DIR" in value:
-        from ..data.sources import find_shared_dir
+    """Expand ``~`` and environment variables (``${SEMALIGN_SHARED_DIR}`` has a fallback).
 
-        found = find_shared_dir(required=False)
-        if found is not None:
-            env["SEMALIGN_SHARED_DIR"] = str(found)
+    Raises
+    ------
+    ConfigError
+        ``value`` names an unset variable, or ``${SEMALIGN_SHARED_DIR}`` when no shared-data
+        folder is found (the message says where it was looked for).
+    """
+    env = dict(os.environ)
+    if "SEMALIGN_SHARED_DIR" in value:
+        env["SEMALIGN_SHARED_DIR"] = str(_shared_dir_for(value))
     expanded = value
     for key in sorted(env, key=len, reverse=True):  # longest first: $SEMALIGN_X before $SEMALIGN
         expanded = expanded.replace("${" + key + "}", env[key])
     expanded = os.path.expandvars(expanded)
+    unset = _VARIABLE.search(expanded)
+    if unset:
+        name = unset.group(1) or unset.group(2)
+        raise ConfigError(f"path {value!r} uses the environment variable {name}, which is not "
+                          f"set; set it or write the path out")
     path = Path(expanded).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$([A-Za-z_]\w*)")
+
+
+def _shared_dir_for(value: str) -> Path:
+    """The folder ``${SEMALIGN_SHARED_DIR}`` in ``value`` stands for: the variable when set
+    (a missing file below it is reported by whoever reads it, with its full path), else the
+    discovered shared folder."""
+    from ..data.sources import find_shared_dir
+
+    explicit = os.environ.get("SEMALIGN_SHARED_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    try:
+        return find_shared_dir(required=True)  # type: ignore[return-value]
+    except InvalidInputError as exc:
+        raise ConfigError(f"path {value!r} uses ${{SEMALIGN_SHARED_DIR}}, which is not set, "
+                          f"and {exc}") from None
 
 
 def _location(loc: tuple[Any, ...], kind: str | None) -> str:

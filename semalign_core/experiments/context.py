@@ -178,8 +178,7 @@ def check_components(config: ExperimentConfig) -> None:
 def build_context(config: ExperimentConfig, *, progress: bool = False) -> RunContext:
     """Build the encoders, read the datasets and encode the pool and evaluation items."""
     resolve = config.resolve_path
-    output_dir = resolve(config.output_dir)
-    cache_dir = resolve(config.cache_dir) if config.cache_dir else output_dir / "cache"
+    cache_dir = config.resolved_cache_dir()  # one per user by default: runs share encodings
     enc = config.encoders
     source = build_encoder(enc.source.name, enc.source.options, base=resolve)
     target = build_encoder(enc.target.name, enc.target.options, base=resolve)

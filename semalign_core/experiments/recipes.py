@@ -69,7 +69,7 @@ PNEUMONIA_PROMPTS: dict[str, list[str]] = {
 def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
                                openi_reports: str | os.PathLike[str],
                                vision_weights: str | os.PathLike[str],
-                               output_dir: str | os.PathLike[str],
+                               output_dir: str | os.PathLike[str] | None = None,
                                anchors: int | Sequence[int] = 100,
                                seeds: Sequence[int] = (0, 1, 2, 3, 4),
                                cache_dir: str | os.PathLike[str] | None = None,
@@ -86,12 +86,15 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
         ``NLMCXR_reports.tgz``.
     vision_weights : str or path
         A local SqueezeNet 1.1 state dict, or a torchvision weights name (``IMAGENET1K_V1``).
-    output_dir : path
+    output_dir : path, optional
+        Report folder (default: ``<per-user runs folder>/<name>``, see
+        :func:`semalign_core.locations.default_run_dir`).
     anchors : int or sequence of int
     seeds : sequence of int
         Anchor draws (and report pairings); results are averaged over them.
     cache_dir : path, optional
-        Embedding cache (default ``<output_dir>/cache``).
+        Embedding cache (default: the per-user cache, see
+        :func:`semalign_core.locations.default_cache_dir`).
     bootstrap : int
         Bootstrap resamples per confidence interval.
     device : str
@@ -131,8 +134,9 @@ def pneumonia_zero_shot_config(*, kermany: str | os.PathLike[str],
         "evaluation": {"dataset": {"name": "kermany", "root": str(kermany), "split": "test"},
                        "bootstrap": bootstrap},
         "seeds": list(seeds),
-        "output_dir": str(output_dir),
     }
+    if output_dir is not None:
+        config["output_dir"] = str(output_dir)
     if cache_dir is not None:
         config["cache_dir"] = str(cache_dir)
     return config

@@ -68,7 +68,8 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
     echo : callable, optional
         Receives one-line progress messages (``print`` in the CLI).
     write_report : bool
-        Write ``results.json``, ``summary.md`` and the plots into ``config.output_dir``.
+        Write ``results.json``, ``summary.md`` and the plots into the output folder
+        (``config.resolved_output_dir()``).
     """
     from .tasks.base import get_task
 
@@ -94,7 +95,7 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
     curves.update({f"baseline/{b.name}": b.curves for b in baselines})
     timing = {"encode_s": encode_s, "total_s": time.perf_counter() - started}
     result = ExperimentResult(results_document(ctx, task, runs, baselines, timing),
-                              config.resolve_path(config.output_dir), curves=curves, task=task)
+                              config.resolved_output_dir(), curves=curves, task=task)
     if write_report:
         from .report import write_report as _write
 
