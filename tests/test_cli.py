@@ -96,3 +96,29 @@ def test_a_missing_module_of_no_extra_keeps_its_traceback():
     assert missing_module_message(ModuleNotFoundError("x", name="torchvision"), "encode") is None
     message = missing_module_message(ModuleNotFoundError("x", name="sklearn.metrics"), "evaluate")
     assert message is not None and "'metrics' extra" in message
+
+
+@pytest.mark.parametrize("argv", [["plugins", "--json"], ["plugins"], ["demo", "--help"]])
+def test_a_closed_pipe_ends_quietly(argv):
+    # `semalign plugins --json | head`: the reader is gone before the command writes. Closing
+    # our end of the pipe at once makes every write of the child fail, deterministically.
+    proc = subprocess.Popen([sys.executable, "-m", "semalign_core.cli.main", *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    # argparse swallows write errors of --help itself (and exits 0); our commands exit 141
+    assert proc.returncode == (0 if "--help" in argv else 141)
+
+
+def test_every_option_of_every_command_has_help_text():
+    import argparse
+
+    from semalign_core.cli.main import build_parser
+
+    (subparsers,) = [a for a in build_parser()._actions
+                     if isinstance(a, argparse._SubParsersAction)]
+    missing = [f"{name} {'/'.join(action.option_strings) or action.dest}"
+               for name, parser in subparsers.choices.items() for action in parser._actions
+               if not action.help]
+    assert not missing, f"options without help text: {missing}"

@@ -156,3 +156,75 @@ def test_demo_writes_its_config(tmp_path, shared, capsys):
     config = load_config(target)
     assert config.anchors.counts == [25, 100] and config.task.kind == "zero-shot"
     assert config.translator.params["alpha"] > 0
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--anchors", "1"], "--anchors: every anchor count must be at least 2"),
+    (["--anchors", "25", "25"], "--anchors: counts must be distinct"),
+    (["--device", "tpu"], "--device must be one of auto, cpu, cuda, mps or cuda:N, got 'tpu'"),
+    (["--device", "cpu:1"], "--device must be one of"),
+    (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--bootstrap", "0"], "--bootstrap must be at least 1")])
+def test_demo_refuses_bad_flags_before_writing_a_config(flags, message, tmp_path, capsys):
+    target = tmp_path / "demo.yaml"
+    assert main(["demo", "--shared-dir", str(tmp_path), "--write-config", str(target),
+                 *flags]) == 1
+    assert message in _error_line(capsys)
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ([], "give the items as --manifest PATH, or as --dataset NAME --root PATH"),
+    (["--manifest", "m.csv", "--dataset", "kermany"], "give the items as --manifest PATH"),
+    (["--dataset", "kermany"], "--dataset kermany needs --root"),
+    (["--dataset", "kermany", "--root", "x", "--columns", "id=path"], "--columns maps a"),
+    (["--manifest", "m.csv", "--root", "x"], "--root and --dataset-option go with --dataset"),
+    (["--manifest", "m.csv", "--columns", "id"], "--columns expects FIELD=COLUMN, got 'id'")])
+def test_encode_input_flags_are_checked(flags, message, tmp_path, capsys, components):
+    assert main(["encode", "--encoder", "tiny-image", *flags, "-o",
+                 str(tmp_path / "e.safetensors")]) == 1
+    assert message in _error_line(capsys)
+
+
+def test_columns_name_the_id_column_of_a_manifest_without_one(tmp_path, capsys, components):
+    manifest = make_dataset(tmp_path)
+    lines = manifest.read_text().splitlines()
+    header = lines[0].split(",")
+    assert "id" in header and "image" in header
+    # the same table with its id column renamed: unreadable without a mapping
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("\n".join([",".join("key" if c == "id" else c for c in header),
+                                  *lines[1:]]) + "\n")
+    out = tmp_path / "e.safetensors"
+    assert main(["encode", "--encoder", "tiny-image", "--manifest", str(renamed), "-o", str(out),
+                 "--quiet"]) == 1
+    assert "missing required column 'id'" in _error_line(capsys)
+    assert main(["encode", "--encoder", "tiny-image", "--manifest", str(renamed), "--columns",
+                 "id=key", "-o", str(out), "--quiet"]) == 0
+    from semalign_core import Embeddings
+
+    expected = [line.split(",")[header.index("id")] for line in lines[1:]]
+    assert list(Embeddings.load(out).ids) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_encode_and_fit_on_the_shared_kermany_data(tmp_path, shared, capsys, components):
+    """Both ways in: the dataset registry and labels.csv with --columns id=path give the same
+    ids, so embeddings from either pair up in `fit`."""
+    root = shared / "data" / "kermany-cxr"
+    src, tgt = tmp_path / "src.safetensors", tmp_path / "tgt.safetensors"
+    assert main(["encode", "--encoder", "tiny-image", "--dataset", "kermany", "--root",
+                 str(root), "--split", "train", "-o", str(src), "--quiet"]) == 0
+    assert main(["encode", "--encoder", "tiny-image", "--option", "side=4", "--option",
+                 "flip=true", "--manifest", str(root / "labels.csv"), "--columns", "id=path",
+                 "--split", "train", "-o", str(tgt), "--quiet"]) == 0
+    from semalign_core import Embeddings
+
+    source, target = Embeddings.load(src), Embeddings.load(tgt)
+    assert len(source) == 400 and source.dim == 64 and target.dim == 16
+    assert sorted(source.ids) == sorted(target.ids)
+    capsys.readouterr()
+    assert main(["fit", "--source", str(src), "--target", str(tgt), "--solver", "test-ridge",
+                 "--anchors", "100", "-o", str(tmp_path / "t.safetensors")]) == 0
+    assert "on 100 anchors" in capsys.readouterr().out

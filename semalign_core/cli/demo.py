@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidInputError
 from ._common import add_command, echo_for
 
 __all__ = ["add_parser"]
@@ -19,6 +20,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ..experiments.runner import run_experiment
     from ..locations import default_runs_dir
 
+    _check_flags(args)
     if args.download:
         inputs = download_demo_inputs(args.data_dir)
     else:
@@ -36,14 +38,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         anchors=counts, seeds=list(range(args.seeds)), cache_dir=args.cache_dir,
         bootstrap=args.bootstrap, device=args.device, progress=args.progress,
         calibration=args.calibration)
+    config = parse_config(data, source="semalign demo")  # never write one `run` would refuse
     if args.write_config:
         import yaml
 
-        Path(args.write_config).write_text(yaml.safe_dump(data, sort_keys=False))
+        from ..fileio import atomic_path
+
+        with atomic_path(args.write_config) as tmp:
+            Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         print(f"wrote the demo's config to {args.write_config} (run it with `semalign run`)")
         return 0
-    result = run_experiment(parse_config(data, source="semalign demo"), progress=args.progress,
-                            echo=say)
+    result = run_experiment(config, progress=args.progress, echo=say)
     doc = result.document
     print()
     print(f"Zero-shot pneumonia vs. normal on {doc['data']['evaluation']['items']} Kermany test "
@@ -51,6 +56,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(format_table(doc))
     print(f"\nreport: {result.output_dir / 'summary.md'}  ({doc['timing']['total_s']:.0f} s)")
     return 0
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse what the run would refuse later, before finding inputs or writing a config."""
+    from ..encoding.torch_batching import DEVICES
+
+    small = [n for n in args.anchors if n < 2]
+    if small:
+        raise InvalidInputError(f"--anchors: every anchor count must be at least 2 (a map needs "
+                                f"two pairs), got {small[0]}")
+    if len(set(args.anchors)) != len(args.anchors):
+        raise InvalidInputError(f"--anchors: counts must be distinct, got {args.anchors}")
+    for flag, value in (("--seeds", args.seeds), ("--bootstrap", args.bootstrap)):
+        if value < 1:
+            raise InvalidInputError(f"{flag} must be at least 1, got {value}")
+    base, _, index = args.device.partition(":")
+    if base not in DEVICES or (index and (base != "cuda" or not index.isdigit())):
+        raise InvalidInputError(f"--device must be one of {', '.join(DEVICES)} or cuda:N, got "
+                                f"{args.device!r}")
 
 
 def add_parser(sub: Any) -> None:
@@ -75,7 +99,9 @@ def add_parser(sub: Any) -> None:
                       "~/.local/share/semalign/runs/demo, or $SEMALIGN_RUNS_DIR/demo)")
     demo.add_argument("--cache-dir", help="embedding cache (default: the per-user cache, "
                       "$SEMALIGN_CACHE_DIR or ~/.cache/semalign/embeddings)")
-    demo.add_argument("--anchors", type=int, nargs="+", default=[100])
+    demo.add_argument("--anchors", type=int, nargs="+", default=[100], metavar="N",
+                      help="anchor count(s), each at least 2; several give a curve "
+                           "(default 100)")
     demo.add_argument("--seeds", type=int, default=5, help="number of anchor seeds")
     demo.add_argument("--bootstrap", type=int, default=500, help="resamples per CI")
     demo.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
@@ -84,5 +110,7 @@ def add_parser(sub: Any) -> None:
                            "(transductive; see docs/zeroshot.md)")
     demo.add_argument("--write-config", metavar="PATH",
                       help="write the equivalent `semalign run` config and exit")
-    demo.add_argument("--progress", action="store_true")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--progress", action="store_true",
+                      help="show the encoding progress bars")
+    demo.add_argument("--quiet", action="store_true",
+                      help="print only the result table and where the report is")

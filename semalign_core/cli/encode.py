@@ -7,12 +7,12 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from ._common import add_command, check_writable, parse_options
+from .inputs import add_input_arguments, read_input
 
 __all__ = ["add_parser"]
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from ..data.readers import read_manifest
     from ..encoding.encoder import get_encoder
     from ..encoding.engines import EngineSpec, encode_dataset
 
@@ -31,7 +31,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                                 f"{encoder.modality} encoder; pick a {args.field} encoder or "
                                 f"--field {encoder.modality}")
     check_writable(args.output)
-    manifest = read_manifest(args.manifest)
+    manifest = read_input(args)
     if args.split:
         manifest = manifest.filter(split=args.split)
     modality = encoder.modality
@@ -54,21 +54,27 @@ def add_parser(sub: Any) -> None:
     """Add ``semalign encode``."""
     enc = add_command(
         sub, "encode", "encode a manifest's images or texts to an embeddings file",
-        "Encode every item of a manifest (CSV, Parquet or image folder) with a "
-        "registered encoder; ids are the manifest ids.",
-        "  semalign encode --encoder torchvision-squeezenet1_1 "
+        "Encode every item of a manifest (CSV, Parquet or image folder) or of a "
+        "registered dataset with a registered encoder; ids are the manifest ids.",
+        "  semalign encode --encoder torchvision-squeezenet1-1 "
         "--option weights=squeezenet.safetensors \\\n"
         "      --manifest data/manifest.csv --split train -o train_img.safetensors\n"
         "  semalign encode --encoder all-minilm-l6-v2 --manifest data/manifest.csv "
         "-o reports.safetensors --no-cache\n"
         "  # on a Ray cluster (4 actors, one GPU each when the cluster has GPUs):\n"
-        "  semalign encode --encoder torchvision-squeezenet1_1 --manifest data/manifest.csv \\\n"
+        "  semalign encode --encoder torchvision-squeezenet1-1 --manifest data/manifest.csv \\\n"
         "      -o img.safetensors --cache-dir /shared/cache --engine ray --workers 4 "
-        "--address auto\n", _cmd_encode)
+        "--address auto\n"
+        "  semalign encode --encoder torchvision-squeezenet1-1 --option weights=sq.safetensors "
+        "\\\n      --dataset kermany --root ../shared/data/kermany-cxr --split train "
+        "-o train_img.safetensors\n"
+        "  semalign encode --encoder torchvision-squeezenet1-1 --option weights=sq.safetensors "
+        "\\\n      --manifest ../shared/data/kermany-cxr/labels.csv --columns id=path "
+        "-o all_img.safetensors\n", _cmd_encode)
     enc.add_argument("--encoder", required=True, help="registered encoder name")
     enc.add_argument("--option", action="append", metavar="KEY=VALUE",
                      help="encoder option (repeatable; values parsed as JSON when possible)")
-    enc.add_argument("--manifest", required=True, help="CSV/Parquet manifest or image folder")
+    add_input_arguments(enc, "items")
     enc.add_argument("--split", help="only items of this split")
     enc.add_argument("--field", choices=("image", "text"),
                      help="manifest field to encode (default: the encoder's modality)")
@@ -77,7 +83,7 @@ def add_parser(sub: Any) -> None:
                      "per-user cache, $SEMALIGN_CACHE_DIR or ~/.cache/semalign/embeddings)")
     enc.add_argument("--no-cache", action="store_true",
                      help="encode everything afresh, reading and writing no cache")
-    enc.add_argument("--batch-size", type=int)
+    enc.add_argument("--batch-size", type=int, help="items per batch (default: the encoder's)")
     enc.add_argument("--quiet", action="store_true", help="no progress bar")
     enc.add_argument("--engine", choices=("local", "ray"), default="local",
                      help="where to encode: this process (default) or a Ray actor pool "

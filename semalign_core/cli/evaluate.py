@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ._common import add_command
+from .inputs import add_input_arguments, read_input
 
 __all__ = ["add_parser"]
 
@@ -78,11 +79,10 @@ def _scores(args: argparse.Namespace, rows: list[dict[str, str]]
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..data.readers import read_manifest
     from ..evaluation.metrics import classification_metrics
 
     rows = _read_predictions(args.predictions)
-    manifest = read_manifest(args.manifest, check_files=False)
+    manifest = read_input(args, check_files=False)
     if args.split:
         manifest = manifest.filter(split=args.split)
     truth = {r.id: r.label for r in manifest}
@@ -108,12 +108,14 @@ def add_parser(sub: Any) -> None:
         "each with a bootstrap confidence interval.",
         "  semalign evaluate --predictions predictions.csv --manifest data/manifest.csv "
         "--split test\n"
-        "  semalign evaluate --predictions predictions.csv --manifest data/ --json\n",
+        "  semalign evaluate --predictions predictions.csv --manifest data/ --json\n"
+        "  semalign evaluate --predictions predictions.csv --dataset kermany "
+        "--root ../shared/data/kermany-cxr --split test\n",
         _cmd_evaluate)
     ev.add_argument("--predictions", required=True, help="CSV from `semalign zero-shot`")
-    ev.add_argument("--manifest", required=True, help="manifest with the true labels")
-    ev.add_argument("--split")
+    add_input_arguments(ev, "true labels")
+    ev.add_argument("--split", help="score only the manifest items of this split")
     ev.add_argument("--positive-label", help="binary AUROC: the positive class")
     ev.add_argument("--bootstrap", type=int, default=1000, help="resamples per CI")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -67,7 +67,7 @@ def add_parser(sub: Any) -> None:
         fit.add_argument(f"--{side}-preprocessing", help=argparse.SUPPRESS)  # deprecated
     fit.add_argument("--anchors", type=int, help="select this many anchors from the pairs")
     fit.add_argument("--selector", default="random", help="anchor selector (with --anchors)")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--seed", type=int, default=0, help="anchor selector seed (default 0)")
     fit.add_argument("--pairing", choices=("ids", "intersection", "rows"), default="ids",
                      help="how anchors are paired: the same ids in both files (default), the "
                           "ids present in both, or row by row")

@@ -40,6 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``semalign`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in the flush at exit
+    except BrokenPipeError:  # every command, --help included, may be piped into `head`
+        return _reader_went_away()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -64,6 +74,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # not an optional extra: a broken install or a bug, keep the traceback
         print(f"error: {message}", file=sys.stderr)
         return 1
+
+
+#: Exit status of a command whose reader closed the pipe (``semalign plugins --json | head``):
+#: 128 + SIGPIPE, what a shell reports for any program stopped that way.
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_went_away() -> int:
+    """Stop quietly once nobody reads stdout any more (Python ignores SIGPIPE, so a write to a
+    closed pipe raises instead); the remaining buffered output is sent to /dev/null, so the
+    flush at exit cannot raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured in tests)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

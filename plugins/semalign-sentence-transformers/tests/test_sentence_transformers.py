@@ -159,3 +159,17 @@ def test_preset_names_follow_the_rule_and_keep_the_old_ones() -> None:
                      ("all-mpnet-base-v2", "st-all-mpnet-base-v2-text")]:
         assert get_encoder(old).model_id == get_encoder(new).model_id
     assert get_encoder("sentence-transformers", model="x/y").model_id == "x/y"
+
+
+def test_loading_draws_no_progress_bar(tiny_st: tuple[Path, object], capfd) -> None:
+    """transformers' "Loading weights" bar must not appear when no progress was asked for; the
+    user's own bar setting is left as it was."""
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()
+    capfd.readouterr()
+    get_encoder("sentence-transformers", model=str(tiny_st[0]), device="cpu").encode(
+        TEXTS, progress=False)
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err + captured.out
+    assert hf_logging.is_progress_bar_enabled()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
+from semalign_core.encoding.quiet import quiet_model_loading
 from semalign_core.encoding.torch_batching import TorchImageEncoder
 from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
@@ -139,7 +140,8 @@ class Dinov2Encoder(TorchImageEncoder):
         from transformers import AutoModel
 
         path = self._resolve().path
-        model = AutoModel.from_pretrained(str(path), local_files_only=True)
+        with quiet_model_loading():  # no "Loading weights" bar unless the user asked for bars
+            model = AutoModel.from_pretrained(str(path), local_files_only=True)
         registers = int(getattr(model.config, "num_register_tokens", 0) or 0)
         transform = transforms.Compose([
             transforms.Resize(self.resize, interpolation=transforms.InterpolationMode.BICUBIC,

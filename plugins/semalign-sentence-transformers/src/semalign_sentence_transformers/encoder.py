@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
+from semalign_core.encoding.quiet import quiet_model_loading
 from semalign_core.encoding.torch_batching import TorchTextEncoder
 from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
@@ -175,8 +176,9 @@ class SentenceTransformerEncoder(TorchTextEncoder):
         from sentence_transformers import SentenceTransformer
 
         path = self._resolve().path
-        self._model = SentenceTransformer(str(path), device=str(self._device),
-                                          local_files_only=True)
+        with quiet_model_loading():  # no "Loading weights" bar unless the user asked for bars
+            self._model = SentenceTransformer(str(path), device=str(self._device),
+                                              local_files_only=True)
         if self.max_seq_length is not None:
             self._model.max_seq_length = self.max_seq_length
         self._model.eval()
