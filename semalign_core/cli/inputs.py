@@ -64,7 +64,7 @@ def read_input(args: argparse.Namespace, *, check_files: bool = True) -> Any:
         if args.columns:
             raise InvalidInputError("--columns maps a --manifest file's columns; a --dataset "
                                     "reader knows its own layout")
-        from ..plugins.registry import get_dataset
+        from ..data.manifest import get_dataset
 
         return get_dataset(args.dataset, args.root,
                            **parse_options(args.dataset_option, "--dataset-option"))
