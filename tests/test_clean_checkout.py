@@ -48,7 +48,7 @@ def test_readme_main_job_and_example_config_leave_the_clone_clean(tmp_path, shar
                                                                    warm_embedding_cache):
     from semalign_core import list_anchor_selectors, list_encoders, list_solvers
 
-    missing = ({"torchvision-squeezenet1_1", "all-minilm-l6-v2"} - set(list_encoders())
+    missing = ({"torchvision-squeezenet1_1", "all-minilm-l6-v2"} - set(list_encoders(aliases=True))
                | {"affine"} - set(list_solvers()) | {"stratified"} - set(list_anchor_selectors()))
     if missing:
         pytest.skip(f"plugins not installed: {sorted(missing)}")

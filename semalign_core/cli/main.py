@@ -61,6 +61,8 @@ def _run(argv: Sequence[str] | None) -> int:
         # one line, whatever the message: scripts grep for it and humans read it first
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise  # not a failure of the command: main() ends quietly
     except (OSError, UnicodeError) as exc:
         # a safety net: file errors the commands did not turn into project errors still give
         # one line, not a traceback

@@ -83,7 +83,8 @@ def add_parser(sub: Any) -> None:
         "test_img.safetensors \\\n"
         "      --text-encoder all-minilm-l6-v2 --prompts prompts.yaml "
         "-o predictions.csv\n", _cmd_zero_shot)
-    zs.add_argument("--translator", required=True)
+    zs.add_argument("--translator", required=True,
+                    help="fitted translator (.safetensors from `semalign fit`)")
     zs.add_argument("--images", required=True, help="image embeddings (.safetensors)")
     zs.add_argument("--text-encoder", required=True, help="the translator's target encoder")
     zs.add_argument("--option", action="append", metavar="KEY=VALUE",
