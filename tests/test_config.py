@@ -119,7 +119,7 @@ def test_example_config_matches_the_recipe():
         kermany=f"{shared}/data/kermany-cxr",
         openi_reports=f"{shared}/data/openi-reports/NLMCXR_reports.tgz",
         vision_weights=f"{shared}/models/squeezenet1_1_imagenet.safetensors",
-        output_dir="runs/pneumonia-zero-shot", anchors=[25, 50, 100, 200, 400], bootstrap=500))
+        anchors=[25, 50, 100, 200, 400], bootstrap=500))  # no output_dir: the per-user runs folder
     assert cfg.to_dict() == recipe.to_dict()
     assert cfg.anchors.dataset.name == "kermany" and cfg.anchors.texts.dataset.name == "openi"
     assert cfg.task.prompts == PNEUMONIA_PROMPTS
