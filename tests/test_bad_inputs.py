@@ -791,7 +791,9 @@ CLI: list[tuple[str, Callable[[dict[str, str]], list[str]], str]] = [
      "--param expects key=value"),
     ("fit-output-is-a-folder", lambda p: ["fit", "--source", p["emb"], "--target", p["emb"],
                                           "--solver", "identity", "-o", p["root"]],
-     "could not write"),
+     "is a folder; give a file name"),
+    ("zero-shot-output-under-a-file", lambda p: [*_zero_shot("translator", "emb", "prompts")(
+        p)[:-1], p["a_file"] + "/zs.csv"], "is a file, not a folder"),
     ("encode-field-modality", lambda p: ["encode", "--encoder", "tiny-text", "--field",
                                          "image", "--manifest", p["manifest"], "-o", p["out"]],
      "--field image but tiny-text is a text encoder"),

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ..errors import InvalidInputError
-from ._common import add_command, load_embeddings, parse_options
+from ._common import add_command, check_writable, load_embeddings, parse_options
 
 __all__ = ["add_parser"]
 
@@ -16,6 +16,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from ..align.pairing import pair_by_id
     from ..align.translator import Translator
 
+    check_writable(args.output)
     source = load_embeddings(args.source)
     target = load_embeddings(args.target)
     try:

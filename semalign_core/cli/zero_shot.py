@@ -40,9 +40,10 @@ def _cmd_zero_shot(args: argparse.Namespace) -> int:
 
     from ..align.translator import Translator
     from ..encoding.encoder import get_encoder
-    from ..fileio import atomic_path
+    from ..fileio import atomic_path, check_writable
     from ..zeroshot.classifier import ZeroShotClassifier
 
+    check_writable(args.output)
     translator = Translator.load(args.translator)
     images = load_embeddings(args.images)
     text_encoder = get_encoder(args.text_encoder, **parse_options(args.option, "--option"))
