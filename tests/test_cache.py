@@ -117,3 +117,68 @@ def test_put_checks_shape(tmp_path):
     cache = EmbeddingCache(tmp_path, Fingerprint("x", "y", "z", 4))
     with pytest.raises(InvalidInputError, match="shape"):
         cache.put([content_key("t", "text")], np.zeros((1, 3), np.float32))
+
+
+# -- the index: a warm request reads only the shards it needs ------------------------------------
+def _filled_cache(tmp_path, n_shards: int = 6, per_shard: int = 5):
+    from semalign_core.encoding.cache import content_key
+
+    fp = Fingerprint("idx-test", "arch", "w", 3)
+    cache = EmbeddingCache(tmp_path, fp)
+    cache.load()
+    texts = [f"text {i}" for i in range(n_shards * per_shard)]
+    keys = [content_key(t, "text") for t in texts]
+    vecs = np.arange(len(texts) * 3, dtype=np.float32).reshape(-1, 3)
+    for s in range(n_shards):
+        cache.put(keys[s * per_shard:(s + 1) * per_shard], vecs[s * per_shard:(s + 1) * per_shard])
+    return fp, keys, vecs
+
+
+def test_warm_lookup_reads_only_the_shards_holding_the_keys(tmp_path, monkeypatch):
+    fp, keys, vecs = _filled_cache(tmp_path)
+    assert (tmp_path / fp.id / "index.safetensors").is_file()
+    reads = []
+    original = EmbeddingCache._read_shard
+    monkeypatch.setattr(EmbeddingCache, "_read_shard",
+                        lambda self, shard: reads.append(shard.name) or original(self, shard))
+    cache = EmbeddingCache(tmp_path, fp).load([keys[0], keys[1], keys[12]])
+    assert len(set(reads)) == 2  # shards 0 and 2 of 6
+    np.testing.assert_array_equal(cache.get(keys[12]), vecs[12])
+    assert keys[29] in cache and len(reads) == 3  # its one shard, read to check the full key
+    np.testing.assert_array_equal(cache.get(keys[29]), vecs[29])
+    assert len(reads) == 3 and "0" * 64 not in cache and len(cache) == 30
+
+
+def test_index_is_rebuilt_from_the_shards_when_missing_stale_or_damaged(tmp_path):
+    fp, keys, _vecs = _filled_cache(tmp_path)
+    folder = tmp_path / fp.id
+    index = folder / "index.safetensors"
+    index.write_bytes(b"garbage")  # damaged: rebuilt from the shards, never trusted
+    cache = EmbeddingCache(tmp_path, fp).load(keys[:1])
+    assert all(k in cache for k in keys) and len(cache) == 30
+    # a shard written without the index (a writer killed in between) is picked up
+    stale = index.read_bytes()
+    extra = EmbeddingCache(tmp_path, fp).load([])
+    from semalign_core.encoding.cache import content_key
+    new_key = content_key("late", "text")
+    extra.put([new_key], np.ones((1, 3), np.float32))
+    index.write_bytes(stale)
+    reopened = EmbeddingCache(tmp_path, fp).load([new_key])
+    np.testing.assert_array_equal(reopened.get(new_key), np.ones(3, np.float32))
+    # a shard that is gone is forgotten
+    for shard in folder.glob("shard-*.safetensors"):
+        shard.unlink()
+    assert keys[0] not in EmbeddingCache(tmp_path, fp).load([keys[0]])
+
+
+def test_a_damaged_shard_found_through_the_index_is_quarantined(tmp_path):
+    fp, keys, _vecs = _filled_cache(tmp_path)
+    cache = EmbeddingCache(tmp_path, fp).load([])
+    shard = tmp_path / fp.id / cache._index.locate([keys[7]])[0][0]
+    data = bytearray(shard.read_bytes())
+    data[-5] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.warns(CorruptShardWarning):
+        cache = EmbeddingCache(tmp_path, fp).load([keys[7]])
+    assert keys[7] not in cache and keys[0] in cache and cache.corrupt
+    assert shard.with_suffix(".corrupt").exists()

@@ -4,6 +4,7 @@ Layout under ``cache_dir``::
 
     <fingerprint id>/fingerprint.json        what produced the vectors (for humans and checks)
     <fingerprint id>/shard-<digest>.safetensors
+    <fingerprint id>/index.safetensors       content key -> shard (see cache_index)
 
 A vector is keyed by (encoder fingerprint id, content hash of the item): the sha256 of an image
 file's bytes, of a text's UTF-8 bytes, or of an in-memory image's pixels. Renaming or moving a
@@ -15,6 +16,9 @@ atomically (:func:`semalign_core.fileio.write_arrays`), as soon as it is encoded
 run keeps every finished shard and the next run resumes from there. Each shard carries the
 sha256 of its contents; a shard that is unreadable or whose checksum does not match is reported,
 moved aside (``*.corrupt``) and its items are encoded again, never used.
+
+A warm request reads only what it needs: the index (rewritten atomically after every shard) says
+which shards hold the requested items, and only those are read (memory-mapped) and verified.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from ..align.embeddings import Embeddings
 from ..align.fingerprint import Fingerprint
 from ..errors import CorruptFileError, InvalidInputError, OutputError
 from ..fileio import atomic_path, check_writable_dir, read_arrays, write_arrays
+from .cache_index import ShardIndex
 from .encoder import Encoder
 
 __all__ = ["CacheStats", "CorruptShardWarning", "EmbeddingCache", "content_key",
@@ -143,9 +148,12 @@ class EmbeddingCache:
         self._vectors: dict[str, np.ndarray] = {}
         self.corrupt: list[str] = []
         self._loaded = False
+        self._index = ShardIndex(fingerprint.id)
+        self._read: set[str] = set()  # shards whose vectors are in memory
+        self._absent: set[str] = set()  # keys the index was asked about and does not hold
 
     def __repr__(self) -> str:
-        return f"EmbeddingCache({self.path}, {len(self._vectors)} vectors)"
+        return f"EmbeddingCache({self.path}, {len(self._index)} vectors indexed)"
 
     def _write_fingerprint(self) -> None:
         target = self.path / "fingerprint.json"
@@ -154,26 +162,64 @@ class EmbeddingCache:
         with atomic_path(target) as tmp:
             tmp.write_text(json.dumps(self.fingerprint.to_dict(), indent=2, sort_keys=True))
 
-    def load(self) -> EmbeddingCache:
-        """Read every shard, verifying checksums; damaged shards are moved aside.
+    def load(self, keys: Sequence[str] | None = None) -> EmbeddingCache:
+        """Open the cache, verifying the checksum of every shard read; damaged shards are
+        moved aside.
 
-        Temporary files that a killed writer left behind (older than
+        ``keys=None`` reads every shard. With ``keys``, only the shards holding those keys are
+        read now; any other key is found through the index and its shard read on first
+        :meth:`get`. Temporary files that a killed writer left behind (older than
         :data:`ORPHAN_AGE_S`) are removed.
         """
-        self._vectors = {}
-        self.corrupt = []
+        self._vectors, self.corrupt, self._read, self._absent = {}, [], set(), set()
+        self._index = ShardIndex(self.fingerprint.id)
         if self.path.is_dir():
             self._remove_orphans()
-            for shard in sorted(self.path.glob("shard-*.safetensors")):
-                try:
-                    keys, vectors = self._read_shard(shard)
-                except CorruptFileError as exc:
-                    self._quarantine(shard, str(exc))
-                    continue
-                for key, vector in zip(keys, vectors, strict=True):
-                    self._vectors[key] = vector
+            self._open_index()
+            if keys is None:
+                wanted = set(self._index.shards)
+            else:
+                keys = list(keys)
+                wanted = {name for names in self._index.locate(keys) for name in names}
+            for name in sorted(wanted - self._read):
+                self._read_into_memory(name)
+            if keys is not None:  # every shard that could hold them is read: the rest are not
+                self._absent = {k for k in keys if k not in self._vectors}
         self._loaded = True
         return self
+
+    def _open_index(self) -> None:
+        """Read the index and reconcile it with the shard files on disk."""
+        on_disk = sorted(p.name for p in self.path.glob("shard-*.safetensors"))
+        index = ShardIndex.read(self.path, self.fingerprint.id) or ShardIndex(self.fingerprint.id)
+        present = set(on_disk)
+        gone = [name for name in index.shards if name not in present]
+        index.drop(gone)
+        self._index = index
+        fresh = sorted(present - set(index.shards))
+        for name in fresh:  # written by a writer that died before the index, or a racing one
+            self._read_into_memory(name, index_it=True)
+        if gone or fresh:
+            self._save_index()
+
+    def _save_index(self) -> None:
+        with contextlib.suppress(OSError):  # a read-only cache still works, from the shards
+            self._index.write(self.path)
+
+    def _read_into_memory(self, name: str, *, index_it: bool = False) -> None:
+        try:
+            raw, keys, vectors = self._read_shard(self.path / name)
+        except (CorruptFileError, OSError) as exc:
+            self._quarantine(self.path / name, str(exc))
+            if name in self._index.shards:
+                self._index.drop([name])
+                self._save_index()
+            return
+        if index_it:
+            self._index.add(name, raw)
+        for key, vector in zip(keys, vectors, strict=True):
+            self._vectors.setdefault(key, vector)
+        self._read.add(name)
 
     def _remove_orphans(self) -> None:
         # atomic_path writes ".<name>.<random>.tmp" and renames it within one shard write;
@@ -185,7 +231,7 @@ class EmbeddingCache:
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
 
-    def _read_shard(self, shard: Path) -> tuple[list[str], np.ndarray]:
+    def _read_shard(self, shard: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
         # Version-1 shards predate file checksums but carry their own (checked below).
         arrays, doc = read_arrays(shard, format=_FORMAT, max_version=_VERSION,
                                   allow_unverified=True)
@@ -204,7 +250,8 @@ class EmbeddingCache:
         if (vectors.ndim != 2 or vectors.shape[1] != self.fingerprint.dim
                 or raw_keys.shape != (vectors.shape[0], 32) or not np.isfinite(vectors).all()):
             raise CorruptFileError(f"{shard} holds arrays of unexpected shape or values")
-        return [bytes(k).hex() for k in raw_keys], vectors.astype(np.float32, copy=False)
+        return raw_keys, [bytes(k).hex() for k in raw_keys], vectors.astype(np.float32,
+                                                                              copy=False)
 
     def _quarantine(self, shard: Path, reason: str) -> None:
         self.corrupt.append(str(shard))
@@ -213,20 +260,30 @@ class EmbeddingCache:
         with contextlib.suppress(OSError):  # another process may have moved it already
             os.replace(shard, shard.with_suffix(".corrupt"))
 
-    def __contains__(self, key: str) -> bool:
-        if not self._loaded:
-            self.load()
+    def _find(self, key: str) -> bool:
+        """Whether ``key`` is cached, reading the shards the index points to (full key check)."""
+        if key in self._vectors:
+            return True
+        if key in self._absent:
+            return False
+        for name in self._index.locate([key])[0]:
+            if name not in self._read:
+                self._read_into_memory(name)
+        if key not in self._vectors:
+            self._absent.add(key)
         return key in self._vectors
 
+    def _ensure(self) -> EmbeddingCache:
+        return self if self._loaded else self.load()
+
+    def __contains__(self, key: str) -> bool:
+        return self._ensure()._find(key)
+
     def __len__(self) -> int:
-        if not self._loaded:
-            self.load()
-        return len(self._vectors)
+        return len(self._ensure()._index)
 
     def get(self, key: str) -> np.ndarray | None:
-        if not self._loaded:
-            self.load()
-        return self._vectors.get(key)
+        return self._vectors.get(key) if key in self else None
 
     def put(self, keys: Sequence[str], vectors: np.ndarray) -> Path:
         """Write one shard holding ``vectors`` under ``keys`` (atomically) and remember them."""
@@ -249,6 +306,14 @@ class EmbeddingCache:
                              "count": len(keys)})
         for key, vector in zip(keys, vectors, strict=True):
             self._vectors[key] = vector
+        self._absent.difference_update(keys)
+        self._read.add(shard.name)
+        self._index.add(shard.name, raw)
+        try:  # right after the shard: a crash between the two is repaired on the next open
+            self._index.write(self.path)
+        except OSError as exc:
+            raise OutputError(f"could not write the cache index in {self.path} "
+                              f"({exc.strerror or exc})") from exc
         return shard
 
 
@@ -291,8 +356,8 @@ def encode_cached(encoder: Encoder, items: Sequence[Any], cache_dir: str | os.Pa
     if len(ids) != len(items):
         raise InvalidInputError(f"got {len(ids)} ids for {len(items)} items")
     fingerprint = encoder.fingerprint
-    cache = EmbeddingCache(cache_dir, fingerprint).load()
     keys = [content_key(item, encoder.modality) for item in items]
+    cache = EmbeddingCache(cache_dir, fingerprint).load(keys)  # only the shards holding them
     # Identical contents are encoded once, whichever items carry them.
     todo: dict[str, Any] = {}
     for key, item in zip(keys, items, strict=True):

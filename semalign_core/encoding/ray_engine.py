@@ -209,8 +209,8 @@ def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
         raise InvalidInputError(f"got {len(ids)} ids for {len(items)} items")
     texts = [_item_text(item, encoder.modality) for item in items]
     fingerprint = encoder.fingerprint
-    cache = EmbeddingCache(cache_dir, fingerprint).load()
     keys = [content_key(item, encoder.modality) for item in texts]
+    cache = EmbeddingCache(cache_dir, fingerprint).load(keys)  # only the shards holding them
     todo: dict[str, str] = {}
     for key, text in zip(keys, texts, strict=True):
         if key not in cache and key not in todo:
