@@ -250,8 +250,7 @@ class EmbeddingCache:
         if (vectors.ndim != 2 or vectors.shape[1] != self.fingerprint.dim
                 or raw_keys.shape != (vectors.shape[0], 32) or not np.isfinite(vectors).all()):
             raise CorruptFileError(f"{shard} holds arrays of unexpected shape or values")
-        return raw_keys, [bytes(k).hex() for k in raw_keys], vectors.astype(np.float32,
-                                                                              copy=False)
+        return raw_keys, [bytes(k).hex() for k in raw_keys], vectors.astype(np.float32)
 
     def _quarantine(self, shard: Path, reason: str) -> None:
         self.corrupt.append(str(shard))
@@ -365,7 +364,8 @@ def encode_cached(encoder: Encoder, items: Sequence[Any], cache_dir: str | os.Pa
             todo[key] = item
     stats = CacheStats(hits=sum(1 for k in keys if k in cache), misses=len(todo),
                        corrupt_shards=list(cache.corrupt))
-    pending = list(todo.items())
+    length = getattr(encoder, "text_length", None)  # texts: similar lengths share a batch
+    pending = sorted(todo.items(), key=lambda kv: -length(kv[1])) if length else [*todo.items()]
     if pending:  # before any encoding: a read-only or misnamed cache costs no work
         check_writable_dir(cache_dir, "cache folder")
     skipped: list[dict[str, Any]] = []

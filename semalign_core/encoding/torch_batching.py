@@ -312,8 +312,30 @@ class TorchTextEncoder(_TorchMixin, Encoder):
             out = out.detach().float().cpu().numpy()
         return np.asarray(out, dtype=np.float32)
 
+    def text_length(self, text: str) -> int:
+        """The sort key of length batching: the number of characters, as sentence-transformers
+        uses (a tokenizer-free proxy of the token count). Subclasses may count tokens."""
+        return len(text)
+
     def encode(self, items: Sequence[Any], *, ids: Sequence[str] | None = None,
                batch_size: int | None = None, progress: bool = True) -> Embeddings:
-        """Encode strings in batches, in order (see :meth:`semalign_core.Encoder.encode`)."""
-        return super().encode(items, ids=ids, batch_size=batch_size or self.batch_size,
-                              progress=progress)
+        """Encode strings in batches (see :meth:`semalign_core.Encoder.encode`), longest first.
+
+        Each batch is padded to its longest text, so batches of similar lengths waste no
+        compute on padding: the items are sorted by :meth:`text_length`, encoded in batches in
+        that order, and returned in the input order (ids and rows as given).
+        """
+        items = list(items)
+        ids = self._default_ids(items) if ids is None else [str(i) for i in ids]
+        if len(ids) != len(items):
+            raise InvalidInputError(f"got {len(ids)} ids for {len(items)} items")
+        bad = [t for t in items if not isinstance(t, str)]
+        if bad:
+            raise InvalidInputError(f"text encoders take strings, got {type(bad[0]).__name__} "
+                                    f"{bad[0]!r}")
+        order = sorted(range(len(items)), key=lambda i: -self.text_length(items[i]))
+        out = super().encode([items[i] for i in order], ids=[ids[i] for i in order],
+                             batch_size=batch_size or self.batch_size, progress=progress)
+        restore = np.empty(len(order), dtype=np.int64)
+        restore[order] = np.arange(len(order))
+        return Embeddings(out.vectors[restore], ids, out.fingerprint, out.metadata)
