@@ -891,3 +891,18 @@ def test_missing_weights_are_reported_before_the_network_is_built():
                          env=env, timeout=300)
     assert out.returncode == 0 and out.stdout.strip(), out.stderr
     assert float(out.stdout) < 1.0
+
+
+def test_skip_errors_skips_every_kind_of_undecodable_image(files):
+    pytest.importorskip("torch")
+    from test_precision import TinyConvEncoder
+
+    encoder = TinyConvEncoder(device="cpu", autocast=False, progress=False, skip_errors=True)
+    items = [str(files[k]) for k in ("good_png", "not_dicom", "bomb", "truncated_png",
+                                     "not_png")]
+    with pytest.warns(UserWarning, match="skipping unreadable image"):
+        out = encoder.encode(items)
+    assert out.ids == (items[0],)
+    assert [s["source"] for s in out.metadata["skipped"]] == items[1:]
+    with pytest.raises(ImageLoadError, match="scan.dcm"):
+        TinyConvEncoder(device="cpu", progress=False).encode(items[:2])
