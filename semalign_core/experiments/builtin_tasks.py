@@ -52,3 +52,7 @@ def register_tasks(register):  # type: ignore[no-untyped-def]
              summary="a target-space head on translated inputs")
     register("translation", TaskRef(f"{tasks}.translation", "TranslationTask"),
              summary="fidelity on held-out pairs")
+    register("multilabel-zero-shot", TaskRef(f"{tasks}.multilabel", "MultilabelZeroShotTask"),
+             summary="CheXzero-style positive vs. negative prompts per finding")
+    register("retrieval", TaskRef(f"{tasks}.retrieval", "RetrievalTask"),
+             summary="image -> report and report -> image, R@K and MRR")

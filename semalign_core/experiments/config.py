@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveInt,
     PrivateAttr,
     ValidationError,
     create_model,
@@ -175,8 +176,11 @@ class EvaluationConfig(_Model):
     metrics: list[str] | None = None
     bootstrap: int = Field(1000, ge=1, description="bootstrap resamples per CI")
     confidence: float = Field(0.95, gt=0, lt=1)
-    baselines: list[Literal["probe", "chance"]] = Field(
-        default_factory=lambda: ["probe", "chance"])
+    baselines: list[Literal["probe", "chance", "k-shot-probe"]] = Field(
+        default_factory=lambda: ["probe", "chance"],
+        description="'k-shot-probe': the probe on k labelled pool items per class for each k "
+                    "in probe_shots (classification tasks), drawn in anchors_curve.png")
+    probe_shots: set[PositiveInt] = Field(default_factory=lambda: {1, 2, 4, 8, 16}, min_length=1)
 
 
 class ReportConfig(_Model):

@@ -137,8 +137,16 @@ def anchors_plot(result: ExperimentResult, out: Path) -> Path:
     high = [e["metrics"][metric]["high"] for e in doc["summary"]]
     ax.plot(counts, est, marker="o", label=doc["task"])
     ax.fill_between(counts, low, high, alpha=0.25)
+    shots = _k_shot_points(doc, metric)
+    if shots:
+        # the probe curve on the same axis: x is the number of labelled images it trained on,
+        # so a reader sees how many labels the alignment is worth
+        xs, ys = zip(*shots, strict=True)
+        ax.plot(xs, ys, marker="s", linestyle="--", color="tab:orange",
+                label="k-shot probe (x = labelled images)")
+        counts = sorted({*counts, *xs})
     for name, base in doc.get("baselines", {}).items():
-        if metric in base["metrics"]:
+        if metric in base["metrics"] and not name.startswith("probe-"):
             ax.axhline(base["metrics"][metric]["estimate"], color="grey",
                        linestyle={"probe": "--", "chance": ":"}.get(name, "-."),
                        label=base.get("label", name))
@@ -146,13 +154,22 @@ def anchors_plot(result: ExperimentResult, out: Path) -> Path:
         ax.set_xscale("log")
         ax.minorticks_off()  # the anchor counts themselves are the ticks
     ax.set_xticks(counts, [str(c) for c in counts])
-    ax.set_xlabel("number of anchors")
+    ax.set_xlabel("number of anchors" + (" (k-shot probe: labelled images)" if shots else ""))
     ax.set_ylabel(_label(doc, metric))
     ax.set_title(f"{_label(doc, metric)} vs. anchors")
     ax.legend(loc="best", fontsize="small")
     path = _save(fig, out / "anchors_curve.png")
     plt.close(fig)
     return path
+
+
+def _k_shot_points(doc: dict[str, Any], metric: str) -> list[tuple[int, float]]:
+    """(labelled images, metric) of the ``probe-<k>-shot`` baselines, by image count."""
+    points = [(int(base["anchors"]), base["metrics"][metric]["estimate"])
+              for name, base in doc.get("baselines", {}).items()
+              if name.startswith("probe-") and name.endswith("-shot")
+              and metric in base["metrics"]]
+    return sorted(points)
 
 
 def _top_runs(result: ExperimentResult) -> tuple[int, list[int]]:
@@ -244,7 +261,13 @@ def write_report(result: ExperimentResult, *, plots: bool = True) -> dict[str, P
     files["results.json"] = path
     summary = out / "summary.md"
     with atomic_path(summary) as tmp:
-        tmp.write_text(_markdown(result.document, files), encoding="utf-8")
+        text = _markdown(result.document, files)
+        if result.task is not None:
+            extra = result.task.report_sections(result)
+            if extra:  # after the result table and the figures, before the footer line
+                head, _, foot = text.rpartition("Encoding took")
+                text = head + "\n".join(extra) + "\nEncoding took" + foot
+        tmp.write_text(text, encoding="utf-8")
     files["summary.md"] = summary
     return files
 

@@ -161,6 +161,11 @@ class Task(ABC):
         """Write task-specific figures into ``folder``; return file name -> path."""
         return {}
 
+    def report_sections(self, result: ExperimentResult) -> list[str]:
+        """Extra Markdown lines for ``summary.md``, after the result table (e.g. a per-finding
+        table); the default adds nothing."""
+        return []
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kind={self.kind!r})"
 

@@ -123,6 +123,11 @@ class ClassificationTask(Task):
             out.append(probe_baseline(self, context, X, y))
         if "chance" in wanted:
             out.append(chance_baseline(self, context, X, y))
+        if "k-shot-probe" in wanted and len(set(y.tolist())) >= 2:
+            from .probes import k_shot_baselines
+
+            shots = tuple(sorted(context.config.evaluation.probe_shots))
+            out.extend(k_shot_baselines(self, context, X, y, shots))
         return out
 
     def plots(self, result: ExperimentResult, folder: Path) -> dict[str, Path]:
