@@ -133,7 +133,8 @@ def _canonical(document: Mapping[str, Any]) -> bytes:
 def _tensor_sha256(array: np.ndarray) -> str:
     digest = hashlib.sha256()
     digest.update(f"{array.dtype.str}|{list(array.shape)}|".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
+    # hash the buffer in place: .tobytes() would copy every tensor once more
+    digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
     return digest.hexdigest()
 
 
