@@ -306,6 +306,28 @@ def _corrupt_shard_recovers(f):
     assert again.vectors.tobytes() == first.vectors.tobytes()
 
 
+def _disk_full_mid_run(f):
+    import errno
+
+    from safetensors import numpy as st_numpy
+
+    original, shards = st_numpy.save_file, []
+
+    def fill_up(tensors, filename, *args, **kwargs):
+        if ".shard-" in Path(filename).name:
+            shards.append(filename)
+            if len(shards) > 2:  # the third shard finds the disk full
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return original(tensors, filename, *args, **kwargs)
+
+    st_numpy.save_file = fill_up
+    try:
+        _encode_cached(f, HashTextEncoder(), [f"text {i}" for i in range(9)],
+                       f["root"] / "cache-full", shard_size=3)
+    finally:
+        st_numpy.save_file = original
+
+
 def _orphan_cleaned(f):
     cache = f["root"] / "cache-orphan"
     _encode_cached(f, HashTextEncoder(), ["x y"], cache)
@@ -601,6 +623,8 @@ API: list[Case] = [
          "cannot read image"),
     Case("cache-corrupt-shard-recovers", _corrupt_shard_recovers),
     Case("cache-orphan-cleaned", _orphan_cleaned),
+    Case("cache-disk-full-mid-run", _disk_full_mid_run, OutputError,
+         "the 2 shard(s) written before (6 of 9 new items) are kept"),
     Case("encode-batch-size", lambda f: HashTextEncoder().encode(["a"], batch_size=0),
          InvalidInputError, "batch_size must be a positive int"),
     Case("encode-ids-length", lambda f: HashTextEncoder().encode(["a"], ids=["x", "y"]),
