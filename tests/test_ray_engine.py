@@ -68,7 +68,7 @@ def test_ray_equals_local_on_real_images(ray_cluster, shared, tmp_path):
     from semalign_core import list_encoders
 
     weights = shared / "models" / "squeezenet1_1_imagenet.safetensors"
-    if "torchvision-squeezenet1_1" not in list_encoders() or not weights.is_file():
+    if "torchvision-squeezenet1_1" not in list_encoders(aliases=True) or not weights.is_file():
         pytest.skip("the torchvision plugin or the SqueezeNet weights are missing")
     folder = shared / "data" / "kermany-cxr" / "test"
     images = sorted(folder.glob("normal/*.jpeg"))[:6] + sorted(folder.glob("pneumonia/*.jpeg"))[:6]
