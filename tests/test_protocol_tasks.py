@@ -118,7 +118,30 @@ def test_retrieval_item_relevance_counts_every_image_of_a_shared_report(tmp_path
                              "bootstrap": 20})
     doc = run_experiment(cfg).document
     assert doc["data"]["evaluation"]["relevance"] == "item"
+    assert doc["data"]["evaluation"]["without_text"] == 0
     assert 0 < doc["runs"][0]["metrics"]["i2t_mrr"]["estimate"] <= 1
+
+
+@pytest.mark.usefixtures("components")
+def test_retrieval_item_relevance_shared_reports_and_records_without_text(tmp_path):
+    import csv
+
+    make_dataset(tmp_path)
+    path = tmp_path / "manifest.csv"
+    rows = list(csv.DictReader(path.open()))
+    tests = [r for r in rows if r["split"] == "test"]
+    tests[0]["text"] = ""                    # no report: not a query
+    tests[2]["text"] = tests[1]["text"]      # one report shared by two images (one study)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    cfg = config(tmp_path, {"kind": "retrieval"},
+                 evaluation={"dataset": {"manifest": "manifest.csv", "split": "test"},
+                             "bootstrap": 20, "baselines": []})
+    doc = run_experiment(cfg).document
+    assert doc["data"]["evaluation"]["without_text"] == 1
+    assert doc["data"]["evaluation"]["image_queries"] == len(tests) - 1
 
 
 @pytest.mark.usefixtures("components")

@@ -5,7 +5,8 @@ candidates are target embeddings of texts. Relevance (several positives per quer
 
 ``relevance: item``   an image's own text (``text`` of its record, e.g. MIMIC-CXR's study
                       report); identical texts are one candidate, so every image of a study
-                      is a hit for that report
+                      is a hit for that report; records without a text are not queries
+                      (``results.json`` counts them)
 ``relevance: label``  any text of the image's class (single-label records), e.g. Kermany
                       images x Open-i reports
 
@@ -88,6 +89,7 @@ class RetrievalTask(Task):
         super().__init__(config, **params)
         self.fixed: tuple[Embeddings, np.ndarray] | None = None
         self.query_keys: np.ndarray | None = None
+        self.query_mask: np.ndarray | None = None  # evaluation records that are queries
 
     @classmethod
     def check_experiment(cls, config: ExperimentConfig) -> None:
@@ -99,13 +101,13 @@ class RetrievalTask(Task):
 
     def prepare(self, context: RunContext) -> None:
         records = list(context.evaluation)
+        self.query_mask = np.ones(len(records), bool)
         if self.config.relevance == "item":
-            missing = [r.id for r in records if not r.text]
-            if missing:
-                raise InvalidInputError(f"relevance 'item' needs a text on every evaluation "
-                                        f"record; {len(missing)} have none (first: "
-                                        f"{missing[0]})")
-            texts = [r.text for r in records]
+            self.query_mask = np.asarray([bool(r.text) for r in records])
+            if not self.query_mask.any():
+                raise InvalidInputError("relevance 'item' needs evaluation records with a text "
+                                        "(their own report); none has one")
+            texts = [r.text for r in records if r.text]
             emb = context.encode_texts(context.target, texts, "retrieval_texts")
             self.query_keys = np.asarray(texts, dtype=object)
             self.fixed = (emb, np.asarray(emb.ids, dtype=object))
@@ -138,16 +140,20 @@ class RetrievalTask(Task):
         assert context.eval_source is not None and self.query_keys is not None
         texts, keys = self.candidates(context, seed)
         metrics: dict[str, ConfidenceInterval] = {}
+        sources = context.eval_source.vectors[self.query_mask]
         for space in [self.config.space, *self.config.also_spaces]:
             prefix = "" if space == self.config.space else f"{space}/"
-            images = translator.transform(context.eval_source.vectors, space=space)
+            images = translator.transform(sources, space=space)
             targets = translator.transform_target(texts, space=space)
             metrics.update(_both_directions(images, targets, self.query_keys, keys, prefix,
                                             context, seed))
         return TaskEvaluation(metrics)
 
     def describe(self, context: RunContext) -> dict[str, Any]:
-        return {"classes": None, "class_counts": None, "relevance": self.config.relevance}
+        assert self.query_mask is not None
+        return {"classes": None, "class_counts": None, "relevance": self.config.relevance,
+                "image_queries": int(self.query_mask.sum()),
+                "without_text": int((~self.query_mask).sum())}
 
     def baselines(self, context: RunContext) -> list[Baseline]:
         """``chance``: seeded random scores with the same queries, candidates and relevance."""
