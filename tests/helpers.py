@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from semalign_core import AnchorSelector, Encoder, Fingerprint
+from semalign_core import AnchorSelector, Encoder, Fingerprint, Solver
 
 
 class HashTextEncoder(Encoder):
@@ -46,3 +46,20 @@ class FirstNSelector(AnchorSelector):
 
     def _select(self, X: np.ndarray, n: int, labels: Any, rng: np.random.Generator) -> np.ndarray:
         return rng.permutation(X.shape[0])[:n]
+
+
+class LstsqSolver(Solver):
+    """Plain affine least squares via np.linalg.lstsq (a reference, not the plugin's code)."""
+
+    name = "test-lstsq"
+
+    def __init__(self, *, tag: str = "x") -> None:
+        self.tag = tag
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        A = np.column_stack([X, np.ones(len(X))])
+        self.coef_ = np.linalg.lstsq(A, Y, rcond=None)[0]
+        self.note_ = "fitted"
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef_[:-1] + self.coef_[-1]

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import LstsqSolver
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from semalign_core import CorruptFileError, Embeddings, Fingerprint, Translator, hookimpl
 from semalign_core.fileio import read_arrays, write_arrays
 from semalign_core.zeroshot import LabelIndex
-from tests.test_translator import LstsqSolver
 
 FP = Fingerprint("enc", "arch", "w", 4)
 

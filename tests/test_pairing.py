@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import LstsqSolver
 
 from semalign_core import Embeddings, InvalidInputError, Translator, hookimpl
-from tests.test_translator import LstsqSolver
 
 
 class _Plugin:

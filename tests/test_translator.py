@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import LstsqSolver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,6 @@ from semalign_core import (
     Fingerprint,
     InvalidInputError,
     NotFittedError,
-    Solver,
     SpaceNormalizer,
     Translator,
     hookimpl,
@@ -32,23 +32,6 @@ PROPS = settings(max_examples=40, deadline=None,
                                         HealthCheck.function_scoped_fixture])
 CHAINS = ["none", "center", "standard", "l2", "center+l2", "standard+l2", "l2+standard",
           "l2+center", "center+standard"]
-
-
-class LstsqSolver(Solver):
-    """Plain affine least squares via np.linalg.lstsq (a reference, not the plugin's code)."""
-
-    name = "test-lstsq"
-
-    def __init__(self, *, tag: str = "x") -> None:
-        self.tag = tag
-
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        A = np.column_stack([X, np.ones(len(X))])
-        self.coef_ = np.linalg.lstsq(A, Y, rcond=None)[0]
-        self.note_ = "fitted"
-
-    def _transform(self, X: np.ndarray) -> np.ndarray:
-        return X @ self.coef_[:-1] + self.coef_[-1]
 
 
 class _Plugin:
