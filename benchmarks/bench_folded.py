@@ -114,7 +114,7 @@ def bench_transform(X: np.ndarray, t: Translator, repeats: int) -> None:
 
 
 def bench_predict(X: np.ndarray, t: Translator, repeats: int) -> None:
-    plan = t.folded(normalized=True).affine64(t.source_dim_)
+    plan = t.folded(space=t.comparison_space).affine64(t.source_dim_)  # the classifier's
     W, b = plan.A.astype(np.float32), plan.b.astype(np.float32)
     for K in (2, 14):
         clf, C = classifier(t, K)

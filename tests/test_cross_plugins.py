@@ -193,7 +193,11 @@ def test_every_image_encoder_with_every_text_encoder(image_name, text_name, cros
     assert sorted(classes) == sorted(CLASSES)
     assert proba.shape == (len(test), len(CLASSES)) and np.isfinite(proba).all()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
-    np.testing.assert_array_equal(predicted, classes[proba.argmax(axis=1)])
+    # Tiny random text towers can embed every prompt alike: an image then translates onto the
+    # anchors' mean, its centred cosines are all zero and the classes tie (nothing to agree on).
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > 1e-9
+    np.testing.assert_array_equal(predicted[decided], classes[proba.argmax(axis=1)][decided])
     again_proba, again_predicted, _ = zero_shot()  # select -> fit -> zero-shot is repeatable
     np.testing.assert_array_equal(again_proba, proba)
     np.testing.assert_array_equal(again_predicted, predicted)

@@ -70,6 +70,7 @@ def test_zero_shot_through_relative_representations():
     t = RelativeTranslator().fit(X[:50], Y[:50])
     text = Embeddings(class_targets.astype(np.float32), ["a", "b"])
     clf = ZeroShotClassifier(t, text, device="cpu")
+    assert clf.space == "normalized"  # its only space is the default
     assert (clf.predict(X[50:]) == np.array(["a", "b"])[y[50:]]).mean() > 0.95
     with pytest.raises(InvalidInputError, match="relative space only"):
         ZeroShotClassifier(t, text, space="raw", device="cpu").predict(X[50:])

@@ -430,6 +430,11 @@ def test_scores_are_cosines_in_the_chosen_space(world):
                                   clf.decision_scores(world["images"]))
     with pytest.raises(InvalidInputError, match="space must be one of"):
         ZeroShotClassifier(t, text, ps, space="preprocessed", device="cpu")
+    # the default is the translator's comparison space: centred, whatever its target normaliser
+    default = ZeroShotClassifier(t, text, ps, device="cpu")
+    assert default.space == t.comparison_space == "centered"
+    np.testing.assert_array_equal(default.decision_scores(world["images"]),
+                                  centred.decision_scores(world["images"]))
 
 
 def test_streams_in_batches_with_identical_results(world, monkeypatch):
@@ -497,7 +502,7 @@ def _multilabel_classifier() -> tuple[ZeroShotClassifier, PromptSet, HashedBowEn
     emb = ps.embed(text)
     t = Translator("identity", source_norm="none",
                    target_norm="none").fit(emb, emb)
-    return ZeroShotClassifier(t, text, ps, device="cpu"), ps, text
+    return ZeroShotClassifier(t, text, ps, space="raw", device="cpu"), ps, text
 
 
 def test_multilabel_known_answer():

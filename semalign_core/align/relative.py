@@ -70,6 +70,8 @@ class RelativeTranslator(Translator):
         ``k``, the dimension of the relative space.
     """
 
+    comparison_space = "normalized"  # the relative space is its only one
+
     def __init__(self, *, source_norm: str | Sequence[str] | None = "center",
                  target_norm: str | Sequence[str] | None = "center", **deprecated: Any) -> None:
         given = {"source_norm": source_norm, "target_norm": target_norm}

@@ -30,8 +30,7 @@ from .spaces import SPACES, centered_origin, check_space
 __all__ = ["SPACES", "Translator", "check_fitted_translator"]
 
 _FORMAT = "semalign.translator"
-#: 3: normalisers stored as source_norm/target_norm, plus the target anchors' mean (2: named
-#: *_preprocessing, still read); 2: checksummed; 1: unchecked, read only with allow_unverified.
+#: 3: source_norm/target_norm + target_mean (2: *_preprocessing, read); 1: read if unverified
 _VERSION = 3
 #: Rows translated per chunk: bounds the temporaries for any N; 8192 rows keep the matrix products
 #: large enough to run at full BLAS speed (used by the step-by-step float64 path).
@@ -75,6 +74,8 @@ class Translator(DeprecatedTranslatorNames):
     >>> t.fit(X, X).transform(X[:2]).shape
     (2, 4)
     """
+
+    comparison_space = "centered"  #: ZeroShotClassifier's default ``space`` for this translator
 
     def __init__(self, solver: str | Solver = "affine", *,
                  source_norm: str | Sequence[str] | None = "standard",

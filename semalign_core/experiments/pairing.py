@@ -15,15 +15,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .._numerics import l2_normalize
 from ..errors import InvalidInputError
+from ..zeroshot.class_embeddings import unit_mean  # one anchor's target: as one class's vector
 
 __all__ = ["pair_by_label", "split_texts", "unit_mean"]
-
-
-def unit_mean(vectors: np.ndarray) -> np.ndarray:
-    """Unit mean of unit rows (float64): one ensemble vector from several texts."""
-    return l2_normalize(l2_normalize(np.asarray(vectors, dtype=np.float64)).mean(axis=0))
 
 
 def pair_by_label(labels: Sequence[str], texts_by_label: Mapping[str, Sequence[str]], *,

@@ -70,9 +70,11 @@ __all__ = ["CALIBRATIONS", "DEVICES", "MIN_CALIBRATION_ITEMS", "Calibration", "L
 DEFAULT_TEMPERATURE = 1.0
 
 
-def _check_options(space: Any, temperature: Any, batch_size: Any, device: Any,
-                   calibration: Any, random_state: Any) -> str:
+def _check_options(translator: Translator, space: Any, temperature: Any, batch_size: Any,
+                   device: Any, calibration: Any, random_state: Any) -> str:
     """Validate the classifier's plain options; return ``space`` in its current spelling."""
+    if space is None:  # the translator knows which of its spaces suits comparing
+        space = translator.comparison_space
     if space == "target":
         warn_renamed("ZeroShotClassifier(space='target')", "space='normalized'", stacklevel=4)
         space = "normalized"
@@ -135,17 +137,19 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         :class:`Embeddings` with one row per class (ids = class names).
     prompts : PromptSet or mapping class -> prompt(s), optional
         Required unless ``text_encoder`` holds class embeddings.
-    space : {"normalized", "centered", "raw"}
-        Where images and prompts are compared (by cosine), one of the translator's
+    space : {"centered", "normalized", "raw"}, optional
+        Where images and class vectors are compared (by cosine), one of the translator's
         :data:`~semalign_core.align.translator.SPACES`: images go through
         ``translator.transform(X, space=space)``, prompts through
-        ``translator.transform_target(P, space=space)``. ``"normalized"`` (default): the
-        translator's fitted target normaliser space. ``"centered"``: the text space centred on
-        the target anchors' mean, whatever the target normaliser. Raw sentence embeddings share
-        a large common component; centring on the target anchors removes it (on real data
-        raw-space cosine gave ~0.5 balanced accuracy, the centred space fixed it). ``"raw"``:
-        the text encoder's own space. (``"target"`` is the deprecated spelling of
-        ``"normalized"``.)
+        ``translator.transform_target(P, space=space)``. Default: the translator's
+        ``comparison_space``, ``"centered"`` for a :class:`Translator` (the text space centred
+        on the target anchors' mean, whatever its target normaliser; chosen by train-only
+        measurement, ``benchmarks/bench_zeroshot_defaults.py``: per-dimension standardising of
+        the text side costs balanced accuracy) and ``"normalized"`` for a
+        :class:`~semalign_core.RelativeTranslator` (its only space). ``"normalized"``: the
+        translator's fitted target normaliser space. ``"raw"``: the text encoder's own space,
+        whose common component puts most images in one class. (``"target"`` is the deprecated
+        spelling of ``"normalized"``.)
     temperature : float
         Softmax temperature of :meth:`predict_proba`. The default, 1.0, was chosen by
         measurement (``benchmarks/bench_temperature.py``: lowest log loss on the pneumonia
@@ -203,7 +207,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
     def __init__(self, translator: Translator,
                  text_encoder: TextSource | ClassEmbeddings,
                  prompts: PromptSet | Mapping[str, str | Sequence[str]] | None = None, *,
-                 space: str = "normalized", temperature: float = DEFAULT_TEMPERATURE,
+                 space: str | None = None, temperature: float = DEFAULT_TEMPERATURE,
                  batch_size: int = 8192,
                  device: str = "auto", calibration: str = "none",
                  random_state: int = 0) -> None:
@@ -220,7 +224,7 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         self._calibrated_for: object = None
         # Everything cheap is checked now, so mistakes surface before any encoder loads.
         check_fitted_translator(translator)
-        self.space = _check_options(space, temperature, batch_size, device, calibration,
+        self.space = _check_options(translator, space, temperature, batch_size, device, calibration,
                                     random_state)
         source = (text_encoder.to_embeddings() if isinstance(text_encoder, ClassEmbeddings)
                   else _check_text_source(text_encoder))

@@ -62,9 +62,9 @@ class ZeroShotConfig(ClassificationConfig):
                               "comparison space (PromptSet), 'raw' = in the text encoder's "
                               "space, each source of text weighted equally")
     space: Literal["normalized", "centered", "raw"] = Field(
-        "normalized", description="where images and class embeddings are compared (the "
-                                  "translator's SPACES); 'target' is the deprecated spelling "
-                                  "of 'normalized'")
+        "centered", description="where images and class embeddings are compared (the "
+                                "translator's SPACES; ZeroShotClassifier's default); 'target' "
+                                "is the deprecated spelling of 'normalized'")
     temperature: float = Field(1.0, gt=0)
     calibration: Literal["none", "gmm"] = Field(
         "none", description="'gmm': transductive, two classes only: the decision threshold is "
