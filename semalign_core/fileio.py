@@ -105,25 +105,29 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
-    """The UTF-8 text of ``path``, or an :class:`~semalign_core.errors.InvalidInputError` /
-    :class:`~semalign_core.errors.MissingFileError` naming it (never a bare OSError or
-    UnicodeDecodeError)."""
+def read_text(path: str | os.PathLike[str], what: str = "file",
+              error: type[Exception] | None = None) -> str:
+    """The UTF-8 text of ``path``, or an ``error`` (default
+    :class:`~semalign_core.errors.InvalidInputError`; a missing file is a
+    :class:`~semalign_core.errors.MissingFileError`) naming it, never a bare OSError or
+    UnicodeDecodeError."""
     from .errors import InvalidInputError
 
+    error = error or InvalidInputError
     source = Path(path)
     if source.is_dir():
-        raise InvalidInputError(f"{what} {source} is a folder; pass the path of a file")
+        raise error(f"{what} {source} is a folder; pass the path of a file")
     if not source.is_file():
-        raise MissingFileError(f"{what} {source} does not exist")
+        raise (error if error is not InvalidInputError else MissingFileError)(
+            f"{what} {source} does not exist")
     try:
         return source.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(
+        raise error(
             f"{what} {source} is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
             f"{exc.start}); re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
     except OSError as exc:
-        raise InvalidInputError(f"cannot read {what} {source}: {exc.strerror or exc}") from None
+        raise error(f"cannot read {what} {source}: {exc.strerror or exc}") from None
 
 
 def _canonical(document: Mapping[str, Any]) -> bytes:

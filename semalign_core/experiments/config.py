@@ -409,16 +409,10 @@ def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     ConfigError
         A missing or unparsable file, or an invalid field (named by its path).
     """
-    from ..errors import InvalidInputError
     from ..fileio import read_text
 
     source = Path(path)
-    if not source.is_file():
-        raise ConfigError(f"config file {source} does not exist")
-    try:
-        text = read_text(source, "config file")
-    except InvalidInputError as exc:
-        raise ConfigError(str(exc)) from None
+    text = read_text(source, "config file", ConfigError)
     suffix = source.suffix.lower()
     try:
         if suffix == ".json":
