@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CorruptFileError
+from .errors import CorruptFileError, InvalidInputError
 
 __all__ = ["EPS", "cached_file_digest", "file_digest", "l2_normalize", "read_state_dict",
-           "retrieval_ranks", "sigmoid", "softmax"]
+           "retrieval_ranks", "sigmoid", "softmax", "unit_mean"]
 
 #: Norms below this count as zero (a zero vector is left at zero, never divided by ~0).
 EPS = 1e-12
@@ -39,6 +39,25 @@ def l2_normalize(X: Any, *, axis: int = -1) -> np.ndarray:
     """``X / max(||X||, EPS)`` along ``axis`` (the rows of a matrix by default)."""
     X = np.asarray(X)
     return X / np.maximum(np.linalg.norm(X, axis=axis, keepdims=True), EPS)
+
+
+def unit_mean(vectors: Any) -> np.ndarray:
+    """The unit mean of L2-normalised rows (float64): every row weighs the same, whatever its
+    norm (a class's vector from its texts, an ensemble of prompts, an anchor's reports).
+
+    Raises
+    ------
+    InvalidInputError
+        No rows, or rows whose normalised mean is zero (texts that cancel out).
+    """
+    V = np.asarray(vectors, dtype=np.float64)
+    if V.ndim != 2 or V.shape[0] == 0:
+        raise InvalidInputError(f"need a non-empty (n_texts, dim) matrix, got shape {V.shape}")
+    mean = l2_normalize(V).mean(axis=0)
+    if np.linalg.norm(mean) < EPS:
+        raise InvalidInputError("the text embeddings of a class cancel out (their normalised mean "
+                                "is zero); use texts that do not contradict each other")
+    return l2_normalize(mean)
 
 
 def softmax(logits: np.ndarray, *, axis: int = 1) -> np.ndarray:

@@ -140,3 +140,13 @@ def test_read_state_dict_reads_safetensors_and_torch_files_without_pickle(tmp_pa
     for name in ("module.pt", "garbage.pt"):
         with pytest.raises(CorruptFileError, match=name):
             read_state_dict(tmp_path / name)
+
+
+def test_unit_mean_weighs_every_row_alike():
+    # rows of different norms: each counts by direction only
+    np.testing.assert_allclose(nm.unit_mean(np.array([[10.0, 0.0], [0.0, 0.1]])),
+                               [2 ** -0.5, 2 ** -0.5])
+    with pytest.raises(nm.InvalidInputError, match="cancel out"):
+        nm.unit_mean(np.array([[1.0, 0.0], [-2.0, 0.0]]))
+    with pytest.raises(nm.InvalidInputError, match="non-empty"):
+        nm.unit_mean(np.zeros((0, 3)))

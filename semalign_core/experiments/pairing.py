@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .._numerics import unit_mean  # an anchor's target: the unit mean of its reports
 from ..errors import InvalidInputError
-from ..zeroshot.class_embeddings import unit_mean  # one anchor's target: as one class's vector
 
 __all__ = ["pair_by_label", "split_texts", "unit_mean"]
 

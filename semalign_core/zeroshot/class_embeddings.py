@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._numerics import EPS, l2_normalize
+from .._numerics import l2_normalize, unit_mean
 from ..align.embeddings import Embeddings
 from ..align.fingerprint import Fingerprint
 from ..errors import (
@@ -44,24 +44,6 @@ __all__ = ["RULES", "ClassEmbeddings", "unit_mean"]
 RULES = ("mean", "ensemble")
 _FORMAT = "semalign.class-embeddings"
 _VERSION = 1
-
-
-def unit_mean(vectors: Any) -> np.ndarray:
-    """The unit mean of L2-normalised rows (float64): one class's vector from one source.
-
-    Raises
-    ------
-    InvalidInputError
-        No rows, or rows whose normalised mean is zero (texts that cancel out).
-    """
-    V = np.asarray(vectors, dtype=np.float64)
-    if V.ndim != 2 or V.shape[0] == 0:
-        raise InvalidInputError(f"need a non-empty (n_texts, dim) matrix, got shape {V.shape}")
-    mean = l2_normalize(V).mean(axis=0)
-    if np.linalg.norm(mean) < EPS:
-        raise InvalidInputError("the text embeddings of a class cancel out (their normalised mean "
-                                "is zero); use texts that do not contradict each other")
-    return l2_normalize(mean)
 
 
 def _check_rule(rule: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._numerics import l2_normalize
+from .._numerics import unit_mean
 from ..align.embeddings import Embeddings
 from ..align.fingerprint import Fingerprint
 from ..encoding.encoder import Encoder
@@ -24,8 +24,6 @@ from ..errors import (
 from ..validation import check_matrix
 
 __all__ = ["PromptSet", "TextSource", "ensemble_embedding"]
-
-_EPS = 1e-12
 
 TextSource = Encoder | Embeddings
 
@@ -44,13 +42,7 @@ def ensemble_embedding(vectors: Any) -> np.ndarray:
     -------
     numpy.ndarray of shape (dim,), float32, unit norm
     """
-    V = check_matrix(vectors, "vectors", dtype=np.float64)
-    mean = l2_normalize(V).mean(axis=0)
-    norm = np.linalg.norm(mean)
-    if norm < _EPS:
-        raise InvalidInputError("the prompt embeddings of a class cancel out (their normalised "
-                                "mean is zero); use prompts that do not contradict each other")
-    return (mean / norm).astype(np.float32)
+    return unit_mean(check_matrix(vectors, "vectors", dtype=np.float64)).astype(np.float32)
 
 
 def _normalise_prompt_list(name: str, prompts: str | Iterable[str], what: str) -> tuple[str, ...]:
