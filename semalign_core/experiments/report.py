@@ -144,7 +144,9 @@ def anchors_plot(result: ExperimentResult, out: Path) -> Path:
         xs, ys = zip(*shots, strict=True)
         ax.plot(xs, ys, marker="s", linestyle="--", color="tab:orange",
                 label="k-shot probe (x = labelled images)")
-        counts = sorted({*counts, *xs})
+        # tick every probe size that does not crowd an anchor count's tick (log axis)
+        counts = sorted({*counts, *(x for x in xs
+                                    if all(max(x, c) / min(x, c) >= 1.4 for c in counts))})
     for name, base in doc.get("baselines", {}).items():
         if metric in base["metrics"] and not name.startswith("probe-"):
             ax.axhline(base["metrics"][metric]["estimate"], color="grey",
