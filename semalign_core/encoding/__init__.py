@@ -1,5 +1,6 @@
 """The SDK for encoder-plugin authors: the Encoder base, torch batching, weights resolution,
-image loading, the embedding cache, pickle-free state-dict reading and cached file digests.
+image loading, the embedding cache, pickle-free state-dict reading, cached file digests and quiet
+(progress-bar-free) model loading.
 
 Only :mod:`semalign_core.encoding.torch_batching` needs torch, and it is imported on first use of
 its names, so ``import semalign_core.encoding`` stays light.
@@ -11,9 +12,10 @@ from typing import Any
 
 from .._numerics import cached_file_digest, read_state_dict
 from .encoder import Encoder
+from .quiet import quiet_model_loading
 
 __all__ = ["Encoder", "TorchImageEncoder", "TorchTextEncoder", "cached_file_digest",
-           "read_state_dict", "resolve_device"]
+           "quiet_model_loading", "read_state_dict", "resolve_device"]
 
 _TORCH_NAMES = {"TorchImageEncoder", "TorchTextEncoder", "resolve_device"}
 

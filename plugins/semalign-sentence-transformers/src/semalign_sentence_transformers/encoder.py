@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from semalign_core import Fingerprint, InvalidInputError
-from semalign_core.encoding.quiet import quiet_model_loading
+from semalign_core.encoding import quiet_model_loading
 from semalign_core.encoding.torch_batching import TorchTextEncoder
 from semalign_core.encoding.weights import HubRef, ResolvedWeights, resolve_weights
 
