@@ -10,7 +10,8 @@ pytest.importorskip("pydantic", reason="needs the semalign-core[experiments] ext
 pytest.importorskip("yaml")
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
-TASK_EXAMPLES = {"multilabel_zero_shot.yaml": "multilabel-zero-shot",
+TASK_EXAMPLES = {"pneumonia_zero_shot.yaml": "zero-shot",
+                 "multilabel_zero_shot.yaml": "multilabel-zero-shot",
                  "retrieval.yaml": "retrieval", "stitching.yaml": "stitching"}
 
 
