@@ -12,10 +12,11 @@ from typing import Any
 
 from .._numerics import cached_file_digest, read_state_dict
 from .encoder import Encoder
+from .memo import memoized
 from .quiet import quiet_model_loading
 
 __all__ = ["Encoder", "TorchImageEncoder", "TorchTextEncoder", "cached_file_digest",
-           "quiet_model_loading", "read_state_dict", "resolve_device"]
+           "memoized", "quiet_model_loading", "read_state_dict", "resolve_device"]
 
 _TORCH_NAMES = {"TorchImageEncoder", "TorchTextEncoder", "resolve_device"}
 

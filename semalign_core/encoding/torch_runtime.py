@@ -92,6 +92,30 @@ def inference_context(device: torch.device, dtype: torch.dtype | None) -> Iterat
 
 
 
+def _no_accelerator() -> bool:
+    """True when no GPU can be visible to torch: no NVIDIA or ROCm device node, not macOS (MPS).
+    Torch-free, so that a fingerprint can be known without importing torch."""
+    import os
+    import sys
+
+    if sys.platform == "darwin":
+        return False
+    return not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
+
+
+def _precision_without_torch(device: str, autocast: bool | str) -> str | None:
+    """What :func:`autocast_dtype` would give, where that needs no torch; else ``None``."""
+    if autocast is False or autocast == "off":
+        return "float32"
+    if isinstance(autocast, str) and autocast in ("float16", "bfloat16"):
+        return autocast
+    if autocast not in (True, "auto"):
+        return None  # invalid: autocast_dtype raises the error
+    if device == "cpu" or (device == "auto" and _no_accelerator()):
+        return "bfloat16" if autocast is True else "float32"
+    return None
+
+
 def _stamp_precision(fget: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Wrap a ``fingerprint`` getter so the fingerprint records the compute dtype."""
     @functools.wraps(fget)
@@ -131,6 +155,9 @@ class _TorchMixin:
         elif not self.supports_autocast:
             dtype = None
         else:
+            known = _precision_without_torch(self.device, self.autocast)
+            if known is not None:  # a warm cache in a fresh process never imports torch
+                return known
             dtype = autocast_dtype(resolve_device(self.device), self.autocast)
         return "float32" if dtype is None else str(dtype).removeprefix("torch.")
 

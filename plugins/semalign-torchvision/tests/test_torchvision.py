@@ -200,3 +200,22 @@ def test_preset_names_follow_the_rule_and_keep_the_old_ones() -> None:
                      ("squeezenet", "torchvision-squeezenet1-1"),
                      ("torchvision-convnext_tiny", "torchvision-convnext-tiny")]:
         assert get_encoder(old).arch == get_encoder(new).arch
+
+
+def test_fingerprint_in_a_fresh_process_needs_no_torch(tmp_path):
+    """The dimension and preprocessing are memoised on disk: a second process (a warm cache)
+    computes the same fingerprint without importing torch or torchvision."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from semalign_core import get_encoder; "
+            "fp = get_encoder('squeezenet1_1', weights='random', device='cpu').fingerprint; "
+            "print(fp.id, fp.dim, 'torch' in sys.modules, 'torchvision' in sys.modules)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    first, second = (subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                    text=True, check=True, timeout=600).stdout.split()
+                     for _ in range(2))
+    assert first[:2] == second[:2] and first[1] == "512"
+    assert first[2] == "True" and second[2:] == ["False", "False"]
+    assert list((tmp_path / "semalign" / "encoder-facts").glob("*.json"))

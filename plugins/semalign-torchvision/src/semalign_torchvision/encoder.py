@@ -172,16 +172,36 @@ class TorchvisionEncoder(TorchImageEncoder):
     @property
     def fingerprint(self) -> Fingerprint:
         if self._fingerprint is None:
+            resolved = self._resolve()
+            identity = resolved.identity if resolved else f"random-init:seed={self.seed}"
+            facts = self._facts(identity)
+            self._fingerprint = Fingerprint(
+                encoder=self.name, architecture=self.arch, weights=identity,
+                dim=int(facts["dim"]), preprocessing=facts["preprocessing"],
+                options={"features": "penultimate"})
+        return self._fingerprint
+
+    def _facts(self, identity: str) -> dict[str, Any]:
+        """Output dimension and preprocessing. Working them out imports torch and torchvision
+        (seconds); for a weights file or random init they depend only on the file, the options
+        and the library versions, so they are memoised on disk and a warm cache in a fresh
+        process never imports torch."""
+        def compute() -> dict[str, Any]:
             from ._model import feature_dim
 
             pre = self._preprocessing()
-            resolved = self._resolve()
-            identity = resolved.identity if resolved else f"random-init:seed={self.seed}"
-            self._fingerprint = Fingerprint(
-                encoder=self.name, architecture=self.arch, weights=identity,
-                dim=feature_dim(self.arch, pre["crop"]), preprocessing=pre,
-                options={"features": "penultimate"})
-        return self._fingerprint
+            return {"preprocessing": pre, "dim": feature_dim(self.arch, pre["crop"])}
+
+        if not (self._is_path() or self.weights == RANDOM_INIT):
+            return compute()  # a torchvision weights name: resolving it imports torchvision
+        from importlib.metadata import version
+
+        from semalign_core.encoding import memoized
+
+        key = {"facts": "semalign-torchvision", "arch": self.arch, "weights": identity,
+               "overrides": self._overrides, "versions": [
+                   version(d) for d in ("torch", "torchvision", "semalign-torchvision")]}
+        return memoized(key, compute)
 
     @property
     def dim(self) -> int:  # type: ignore[override]
