@@ -83,10 +83,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--clusters", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--noise", type=float, default=1.0,
+    parser.add_argument("--noise", type=float, default=0.6,
                         help="per-dimension noise around the cluster centres (overlap)")
     parser.add_argument("--nlist", type=int, help="default sqrt(N) (trained on 64 nlist)")
-    parser.add_argument("--nprobe", type=int, nargs="+", default=[1, 4, 16, 64])
+    parser.add_argument("--nprobe", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--m", type=int, default=32, help="IVF-PQ sub-quantisers")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

@@ -33,7 +33,7 @@ def one_run(images: list[Path], options: dict, engine: EngineSpec, args) -> tupl
     marks: list[tuple[float, int]] = []
     with tempfile.TemporaryDirectory() as cache:
         t0 = time.perf_counter()
-        out = encode_dataset("torchvision-squeezenet1_1", images, cache, options=options,
+        out = encode_dataset("torchvision-squeezenet1-1", images, cache, options=options,
                              engine=engine, batch_size=args.shard_size,
                              shard_size=args.shard_size,
                              on_shard=lambda done, _total: marks.append(

@@ -73,9 +73,9 @@ def test_ray_equals_local_on_real_images(ray_cluster, shared, tmp_path):
     folder = shared / "data" / "kermany-cxr" / "test"
     images = sorted(folder.glob("normal/*.jpeg"))[:6] + sorted(folder.glob("pneumonia/*.jpeg"))[:6]
     options = {"weights": str(weights), "device": "cpu", "autocast": False}
-    local = encode_dataset("torchvision-squeezenet1_1", images, tmp_path / "local",
+    local = encode_dataset("torchvision-squeezenet1-1", images, tmp_path / "local",
                            options=options, batch_size=4)
-    distributed = encode_dataset("torchvision-squeezenet1_1", images, tmp_path / "ray",
+    distributed = encode_dataset("torchvision-squeezenet1-1", images, tmp_path / "ray",
                                  options=options, engine="ray", workers=2, batch_size=4,
                                  shard_size=3)
     assert distributed.ids == local.ids == tuple(str(p) for p in images)
@@ -84,7 +84,7 @@ def test_ray_equals_local_on_real_images(ray_cluster, shared, tmp_path):
     assert distributed.metadata["cache"]["shards_written"] == 4
     assert distributed.metadata["engine"] == {"name": "ray", "workers": 2}
     # The Ray run filled the same cache a local run reads.
-    again = encode_dataset("torchvision-squeezenet1_1", images, tmp_path / "ray", options=options)
+    again = encode_dataset("torchvision-squeezenet1-1", images, tmp_path / "ray", options=options)
     assert again.metadata["cache"]["hits"] == len(images)
     np.testing.assert_array_equal(again.vectors, distributed.vectors)
 
@@ -93,9 +93,11 @@ def test_cached_items_never_reach_a_worker(ray_cluster, tmp_path):
     encode_dataset("test-recording", TEXTS[:10], tmp_path / "cache")  # local run fills the cache
     logs = tmp_path / "logs"
     logs.mkdir()
+    calls = []
     out = encode_dataset("test-recording", TEXTS, tmp_path / "cache", options={"log_dir": logs},
-                         engine=_ray(), shard_size=4)
+                         engine=_ray(), shard_size=4, on_shard=lambda *a: calls.append(a))
     assert sorted(ray_plugin.received(logs)) == sorted(TEXTS[10:])
+    assert calls[-1] == (14, 14) and [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert out.metadata["cache"]["hits"] == 10 and out.metadata["cache"]["misses"] == 14
     assert out.ids == tuple(str(i) for i in range(len(TEXTS)))
     np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", TEXTS,

@@ -137,7 +137,7 @@ def _write_results(batches: Any, cache: EmbeddingCache, total: int, progress: bo
     """Write each result block as one shard; return (shards written, skipped keys)."""
     from tqdm.auto import tqdm
 
-    shards, skipped = 0, []
+    shards, skipped, done = 0, [], 0
     with tqdm(total=total, desc="encoding (ray)", unit="item", disable=not progress) as bar:
         for batch in batches:
             status, keys = batch["status"], [str(k) for k in batch["key"]]
@@ -154,8 +154,9 @@ def _write_results(batches: Any, cache: EmbeddingCache, total: int, progress: bo
                 warnings.warn(f"skipping unreadable image: {batch['reason'][i]}", UserWarning,
                               stacklevel=3)
             bar.update(len(keys))
+            done += len(keys)  # not bar.n: a disabled bar does not count
             if on_shard is not None:
-                on_shard(bar.n, total)
+                on_shard(done, total)
     return shards, skipped
 
 
@@ -165,7 +166,10 @@ def _run(ray: Any, name: str, options: dict[str, Any], todo: dict[str, str], cac
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows one bar, counting items
     pool = _pool_args(ray, spec.workers, spec.threads)
-    dataset = ray.data.from_items([{"key": k, "item": v} for k, v in todo.items()])
+    # One block per shard: per-row blocks would cost a scheduling round-trip per item.
+    blocks = max(1, -(-len(todo) // shard_size))
+    dataset = ray.data.from_items([{"key": k, "item": v} for k, v in todo.items()],
+                                  override_num_blocks=blocks)
     results = dataset.map_batches(
         _EncodeActor, batch_size=shard_size, batch_format="numpy",
         fn_constructor_kwargs={"name": name, "options": options,
