@@ -163,9 +163,16 @@ def test_zero_shot_run_writes_every_report_file(tmp_path, components):
     assert "numpy" in doc["versions"] and "semalign-core" in doc["versions"]
     assert [r["anchors"] for r in doc["runs"]] == [8, 8, 20, 20]
     for entry in doc["summary"]:
-        for ci in entry["metrics"].values():
+        runs = [r for r in doc["runs"] if r["anchors"] == entry["anchors"]]
+        for name, ci in entry["metrics"].items():
             assert ci["low"] <= ci["estimate"] <= ci["high"]
-            assert ci["method"] == "t-interval over seeds" and len(ci["values"]) == 2
+            # comparable with the baselines: the per-seed bootstrap bounds, averaged over seeds
+            assert ci["method"] == "bootstrap over evaluation items, averaged over seeds"
+            assert len(ci["values"]) == 2
+            assert ci["low"] == pytest.approx(np.mean([r["metrics"][name]["low"] for r in runs]))
+            assert ci["high"] == pytest.approx(np.mean([r["metrics"][name]["high"] for r in runs]))
+            over = ci["over_seeds"]  # the mean's t-interval over the anchor draws, kept apart
+            assert over["low"] <= ci["estimate"] <= over["high"]
     assert set(doc["baselines"]) == {"probe", "chance"}
     assert doc["baselines"]["chance"]["metrics"]["auroc"]["estimate"] == 0.5
     # the data separate the classes: the probe is near perfect, zero-shot beats chance
@@ -217,7 +224,7 @@ def test_translation_task(tmp_path, components):
     assert set(doc["summary"][0]["metrics"]) == {"mean_cosine", "top1", "mrr"}
     assert doc["summary"][0]["metrics"]["top1"]["method"] == "bootstrap over evaluation items"
     assert doc["baselines"] == {}
-    assert set(result.files) == {"results.json", "summary.md", "anchors_curve.png"}
+    assert set(result.files) == {"results.json", "summary.md", "report.html", "anchors_curve.png"}
 
 
 def test_stitching_task(tmp_path, components):

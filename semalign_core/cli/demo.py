@@ -51,10 +51,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_experiment(config, progress=args.progress, echo=say)
     doc = result.document
     print()
+    seeds = len(data["seeds"])
     print(f"Zero-shot pneumonia vs. normal on {doc['data']['evaluation']['items']} Kermany test "
-          f"X-rays; mean [95% CI] over {len(data['seeds'])} anchor seeds")
+          f"X-rays; estimate [95% CI], every interval a bootstrap over the test images"
+          + (f" (zero-shot rows: mean over {seeds} anchor seeds)" if seeds > 1 else ""))
     print(format_table(doc))
-    print(f"\nreport: {result.output_dir / 'summary.md'}  ({doc['timing']['total_s']:.0f} s)")
+    print(f"\nreport: {result.output_dir / 'report.html'} (and summary.md)  "
+          f"({doc['timing']['total_s']:.0f} s)")
     return 0
 
 

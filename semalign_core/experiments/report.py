@@ -3,9 +3,11 @@
 Files written into the experiment's output folder (each atomically):
 
 ``results.json``          config, encoder fingerprints, library versions, every metric with its CI
-``summary.md``            the result table (per anchor count: mean and CI over seeds) and baselines
+``summary.md``            the result table (per anchor count: mean over seeds with the per-seed
+                          bootstrap CI averaged) and baselines
+``report.html``           the same in one self-contained page: plots inline, config, fingerprints
 ``roc.png``               ROC curves at the largest anchor count (one per seed) and baselines
-``confusion_matrix.png``  summed over seeds at the largest anchor count
+``confusion_matrix.png``  row-normalised rates at the largest anchor count, mean over seeds
 ``anchors_curve.png``     the primary metric vs. the number of anchors, with its CI band:
                           how many anchors are worth collecting
 
@@ -26,7 +28,8 @@ from ..fileio import atomic_path
 if TYPE_CHECKING:
     from .runner import ExperimentResult
 
-__all__ = ["confusion_plot", "format_table", "roc_plot", "write_report"]
+__all__ = ["anchors_plot", "confusion_plot", "confusion_rates", "describe_encoder", "format_table",
+           "interval_legend", "method_label", "plural", "roc_plot", "write_report"]
 
 _LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro F1",
            "auroc": "AUROC", "mean_cosine": "mean cosine", "mse": "MSE", "top1": "top-1",
@@ -52,19 +55,40 @@ def _label(document: dict[str, Any], metric: str) -> str:
     return document.get("metric_labels", {}).get(metric) or _LABELS.get(metric, metric)
 
 
+def plural(n: int, word: str) -> str:
+    """``1 seed``, ``5 seeds``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def method_label(document: dict[str, Any]) -> str:
+    """The task, marked transductive when its decision rule was fitted to the test batch."""
+    task_config = document.get("config", {}).get("task", {})
+    if isinstance(task_config, dict) and task_config.get("calibration") == "gmm":
+        return f"{document['task']} + gmm threshold (transductive)"
+    return str(document["task"])
+
+
+def _interval_note(entry: dict[str, Any]) -> str:
+    method = next(iter(entry["metrics"].values()), {}).get("method", "")
+    if "averaged over seeds" in method:
+        return f"bootstrap, mean of {plural(entry['seeds'], 'seed')}"
+    return "bootstrap"
+
+
 def format_table(document: dict[str, Any], *, markdown: bool = False) -> str:
     """The result table of a ``results.json`` document: one row per anchor count, then the
-    baselines; cells are ``estimate [low, high]``."""
+    baselines; cells are ``estimate [low, high]`` and the last column says how the interval was
+    obtained (every one is a bootstrap over the evaluation items, so rows compare)."""
     metrics = list(document["summary"][0]["metrics"]) if document["summary"] else []
-    header = ["method", "anchors", "seeds", *(_label(document, m) for m in metrics)]
+    header = ["method", "anchors", "seeds", *(_label(document, m) for m in metrics), "interval"]
     rows = []
     for entry in document["summary"]:
-        rows.append([document["task"], str(entry["anchors"]), str(entry["seeds"]),
-                     *(_cell(entry["metrics"][m]) for m in metrics)])
+        rows.append([method_label(document), str(entry["anchors"]), str(entry["seeds"]),
+                     *(_cell(entry["metrics"][m]) for m in metrics), _interval_note(entry)])
     for name, base in document.get("baselines", {}).items():
         rows.append([base.get("label", name), base.get("anchors", "-"), "-",
                      *(_cell(base["metrics"][m]) if m in base["metrics"] else "-"
-                       for m in metrics)])
+                       for m in metrics), "bootstrap"])
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -83,21 +107,18 @@ def _markdown(document: dict[str, Any], files: dict[str, Path]) -> str:
         lines += [document["description"], ""]
     lines += [
         f"- task: **{document['task']}**",
-        f"- source encoder: `{fp['source']['encoder']}/{fp['source']['architecture']}` "
-        f"({fp['source']['weights']}, {fp['source']['dim']}-d)",
-        f"- target encoder: `{fp['target']['encoder']}/{fp['target']['architecture']}` "
-        f"({fp['target']['weights']}, {fp['target']['dim']}-d)",
+        f"- source encoder: {describe_encoder(fp['source'])}",
+        f"- target encoder: {describe_encoder(fp['target'])}",
         f"- translator: solver `{cfg['translator']['solver']}` {cfg['translator']['params']}, "
         f"space normalisers source `{_norm(cfg, 'source')}`, target `{_norm(cfg, 'target')}`",
         f"- anchors: selector `{cfg['anchors']['selector']['name']}` from a pool of "
-        f"{document['data']['pool']['items']} items; seeds {cfg['seeds']}",
+        f"{document['data']['pool']['items']} items; "
+        f"{plural(len(cfg['seeds']), 'anchor seed')} {cfg['seeds']}",
         f"- evaluation: {document['data']['evaluation']['items']} items"
         + (f", classes {document['data']['evaluation']['class_counts']}"
            if document['data']['evaluation'].get('class_counts') else ""),
         "",
-        f"Cells are estimate [{conf}% CI]. With several seeds the estimate is the mean over "
-        f"seeds and the interval a t-interval of that mean; with one seed it is a bootstrap "
-        f"interval over evaluation items ({cfg['evaluation']['bootstrap']} resamples).",
+        interval_legend(document, conf),
         "",
         format_table(document, markdown=True),
         "",
@@ -108,6 +129,31 @@ def _markdown(document: dict[str, Any], files: dict[str, Path]) -> str:
     lines += [f"Encoding took {document['timing']['encode_s']:.1f} s; full results in "
               f"`results.json`.", ""]
     return "\n".join(lines)
+
+
+def describe_encoder(fp: dict[str, Any]) -> str:
+    """``name/architecture`` once: an architecture that already names the encoder (a hub id such
+    as ``sentence-transformers/all-MiniLM-L6-v2``) is not prefixed again."""
+    name, arch = str(fp["encoder"]), str(fp["architecture"])
+    shown = arch if arch.split("/")[0] == name or arch.startswith(name) else f"{name}/{arch}"
+    return f"`{shown}` ({fp['weights']}, {fp['dim']}-d)"
+
+
+def interval_legend(document: dict[str, Any], conf: int) -> str:
+    """One sentence saying what every interval in the table is."""
+    cfg = document["config"]
+    items = document["data"]["evaluation"]["items"]
+    text = (f"Cells are estimate [{conf}% CI]. Every interval is a bootstrap over the {items} "
+            f"evaluation items ({cfg['evaluation']['bootstrap']} resamples), so rows compare. ")
+    seeds = len(cfg["seeds"])
+    if seeds > 1:
+        text += (f"Rows with {plural(seeds, 'anchor seed')} show the mean over the seeds and the "
+                 f"per-seed bounds averaged; the narrower t-interval of the mean over seeds "
+                 f"(anchor draw only) is `over_seeds` in results.json.")
+    if method_label(document).endswith("(transductive)"):
+        text += (" The gmm threshold was fitted to the unlabeled evaluation batch itself "
+                 "(transductive): it does not apply to one image at a time.")
+    return text
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -132,11 +178,15 @@ def anchors_plot(result: ExperimentResult, out: Path) -> Path:
     metric = doc["primary_metric"]
     counts = [e["anchors"] for e in doc["summary"]]
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    est = [e["metrics"][metric]["estimate"] for e in doc["summary"]]
-    low = [e["metrics"][metric]["low"] for e in doc["summary"]]
-    high = [e["metrics"][metric]["high"] for e in doc["summary"]]
-    ax.plot(counts, est, marker="o", label=doc["task"])
-    ax.fill_between(counts, low, high, alpha=0.25)
+    est = np.asarray([e["metrics"][metric]["estimate"] for e in doc["summary"]])
+    low = np.asarray([e["metrics"][metric]["low"] for e in doc["summary"]])
+    high = np.asarray([e["metrics"][metric]["high"] for e in doc["summary"]])
+    # an error bar at every count, so one anchor count is a bar and not a lone dot
+    ax.errorbar(counts, est, yerr=[est - low, high - est], marker="o", capsize=4,
+                label=method_label(doc))
+    if len(counts) > 1:
+        ax.fill_between(counts, low, high, alpha=0.2)
+    shown = [*low, *high]
     shots = _k_shot_points(doc, metric)
     if shots:
         # the probe curve on the same axis: x is the number of labelled images it trained on,
@@ -144,21 +194,26 @@ def anchors_plot(result: ExperimentResult, out: Path) -> Path:
         xs, ys = zip(*shots, strict=True)
         ax.plot(xs, ys, marker="s", linestyle="--", color="tab:orange",
                 label="k-shot probe (x = labelled images)")
+        shown += list(ys)
         # tick every probe size that does not crowd an anchor count's tick (log axis)
         counts = sorted({*counts, *(x for x in xs
                                     if all(max(x, c) / min(x, c) >= 1.4 for c in counts))})
     for name, base in doc.get("baselines", {}).items():
         if metric in base["metrics"] and not name.startswith("probe-"):
-            ax.axhline(base["metrics"][metric]["estimate"], color="grey",
+            value = base["metrics"][metric]["estimate"]
+            shown.append(value)
+            ax.axhline(value, color="grey",
                        linestyle={"probe": "--", "chance": ":"}.get(name, "-."),
                        label=base.get("label", name))
+    ax.set_ylim(*_data_range(shown))
     if len(counts) > 1 and max(counts) / max(min(counts), 1) >= 4:
         ax.set_xscale("log")
         ax.minorticks_off()  # the anchor counts themselves are the ticks
     ax.set_xticks(counts, [str(c) for c in counts])
     ax.set_xlabel("number of anchors" + (" (k-shot probe: labelled images)" if shots else ""))
     ax.set_ylabel(_label(doc, metric))
-    ax.set_title(f"{_label(doc, metric)} vs. anchors")
+    conf = doc["config"]["evaluation"]["confidence"]
+    ax.set_title(f"{_label(doc, metric)} vs. anchors (bars: {conf:.0%} bootstrap CI)")
     ax.legend(loc="best", fontsize="small")
     path = _save(fig, out / "anchors_curve.png")
     plt.close(fig)
@@ -172,6 +227,13 @@ def _k_shot_points(doc: dict[str, Any], metric: str) -> list[tuple[int, float]]:
               if name.startswith("probe-") and name.endswith("-shot")
               and metric in base["metrics"]]
     return sorted(points)
+
+
+def _data_range(values: list[float]) -> tuple[float, float]:
+    """A y-range around what is drawn, with a margin (never a fixed 0-1 that flattens it)."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    pad = max(0.08 * (hi - lo), 0.01)
+    return lo - pad, hi + pad
 
 
 def _top_runs(result: ExperimentResult) -> tuple[int, list[int]]:
@@ -221,9 +283,20 @@ def roc_plot(result: ExperimentResult, out: Path) -> Path | None:
     return path
 
 
+def confusion_rates(result: ExperimentResult, count: int, seeds: list[int]) -> np.ndarray:
+    """Row-normalised confusion matrix (rows: true class) averaged over ``seeds``."""
+    from sklearn.metrics import confusion_matrix
+
+    y_true = np.asarray(result.curves["y_true"])
+    classes = result.document["classes"]
+    return np.mean([confusion_matrix(y_true, result.curves[f"{count}/{s}"]["y_pred"],
+                                     labels=classes, normalize="true") for s in seeds], axis=0)
+
+
 def confusion_plot(result: ExperimentResult, out: Path) -> Path | None:
-    """The confusion matrix summed over seeds at the largest anchor count."""
-    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+    """The row-normalised confusion matrix at the largest anchor count: the mean over seeds of
+    each seed's rates (each row sums to 1: the share of a true class given each label)."""
+    from sklearn.metrics import ConfusionMatrixDisplay
 
     top, seeds = _top_runs(result)
     if "y_true" not in result.curves or not seeds:
@@ -231,11 +304,13 @@ def confusion_plot(result: ExperimentResult, out: Path) -> Path | None:
     plt = _pyplot()
     y_true = np.asarray(result.curves["y_true"])
     classes = result.document["classes"]
-    total = sum(confusion_matrix(y_true, result.curves[f"{top}/{s}"]["y_pred"], labels=classes)
-                for s in seeds)
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ConfusionMatrixDisplay(np.asarray(total), display_labels=classes).plot(ax=ax, colorbar=False)
-    ax.set_title(f"{top} anchors, summed over {len(seeds)} seed(s)")
+    rates = confusion_rates(result, top, seeds)
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    ConfusionMatrixDisplay(rates, display_labels=classes).plot(ax=ax, colorbar=False,
+                                                               values_format=".2f")
+    how = "mean of " + plural(len(seeds), "seed") if len(seeds) > 1 else f"seed {seeds[0]}"
+    ax.set_title(f"{method_label(result.document)}, {plural(top, 'anchor')}\n"
+                 f"row-normalised rates, {how} (n={len(y_true)})", fontsize="medium")
     path = _save(fig, out / "confusion_matrix.png")
     plt.close(fig)
     return path
@@ -255,7 +330,7 @@ def write_report(result: ExperimentResult, *, plots: bool = True) -> dict[str, P
     files: dict[str, Path] = {}
     if plots:
         files.update(_plots(result, out))
-    result.document["files"] = sorted([*files, "results.json", "summary.md"])
+    result.document["files"] = sorted([*files, "results.json", "summary.md", "report.html"])
     path = out / "results.json"
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result.document, indent=2, default=_json_default) + "\n",
@@ -271,6 +346,12 @@ def write_report(result: ExperimentResult, *, plots: bool = True) -> dict[str, P
                 text = head + "\n".join(extra) + "\nEncoding took" + foot
         tmp.write_text(text, encoding="utf-8")
     files["summary.md"] = summary
+    from .report_html import html_report
+
+    page = out / "report.html"
+    with atomic_path(page) as tmp:
+        tmp.write_text(html_report(result.document, files), encoding="utf-8")
+    files["report.html"] = page
     return files
 
 
