@@ -25,8 +25,8 @@ from .config import ExperimentConfig
 from .datasets import DatasetSpec, load_dataset
 from .pairing import pair_by_label, split_texts, unit_mean
 
-__all__ = ["PairingTexts", "PoolTargets", "RunContext", "build_context", "build_encoder",
-           "check_components"]
+__all__ = ["Encodings", "PairingTexts", "PoolTargets", "RunContext", "build_context",
+           "build_encoder", "check_components"]
 
 
 @dataclass(frozen=True)
@@ -49,25 +49,15 @@ class PoolTargets:
     held_out: dict[str, list[str]] | None = None
 
 
-@dataclass
-class RunContext:
-    """Everything encoded once per run; what tasks read and encode through."""
+@dataclass(kw_only=True)
+class Encodings:
+    """Reads a config's datasets and encodes through its cache, counting hits and misses."""
 
     config: ExperimentConfig
-    source: Encoder
-    target: Encoder
-    pool: Manifest
-    evaluation: Manifest
     cache_dir: Path
     progress: bool = False
-    pool_source: Embeddings | None = None
-    eval_source: Embeddings | None = None
-    pool_target: Embeddings | None = None
-    pairing_texts: PairingTexts | None = None
     cache_stats: dict[str, Any] = field(default_factory=dict)
-    _targets: dict[int, PoolTargets] = field(default_factory=dict, repr=False)
 
-    # -- helpers for tasks ---------------------------------------------------------------------
     def dataset(self, spec: DatasetSpec) -> Manifest:
         """Load a dataset section of the config (paths relative to the config file)."""
         return load_dataset(spec, self.config.resolve_path)
@@ -108,6 +98,26 @@ class RunContext:
                             batch_size=self.config.batch_size)
         self.cache_stats[label] = emb.metadata["cache"]
         return emb
+
+
+@dataclass(kw_only=True)
+class RunContext(Encodings):
+    """Everything encoded once per run; what tasks read, and encode through (:class:`Encodings`).
+
+    ``pool_source`` / ``eval_source`` are the source encoder's embeddings of the anchor pool and
+    the evaluation items; the pool's target side is ``pool_target`` (item pairs) or, with
+    ``anchors.texts``, drawn per seed from ``pairing_texts`` (:meth:`pool_targets`).
+    """
+
+    source: Encoder
+    target: Encoder
+    pool: Manifest
+    evaluation: Manifest
+    pool_source: Embeddings
+    eval_source: Embeddings
+    pool_target: Embeddings | None = None
+    pairing_texts: PairingTexts | None = None
+    _targets: dict[int, PoolTargets] = field(default_factory=dict, repr=False)
 
     # -- the anchor pool -----------------------------------------------------------------------
     def pool_labels(self) -> np.ndarray | None:
@@ -179,23 +189,26 @@ def build_context(config: ExperimentConfig, *, progress: bool = False) -> RunCon
     """Build the encoders, read the datasets and encode the pool and evaluation items."""
     resolve = config.resolve_path
     cache_dir = config.resolved_cache_dir()  # one per user by default: runs share encodings
-    enc = config.encoders
-    source = build_encoder(enc.source.name, enc.source.options, base=resolve)
-    target = build_encoder(enc.target.name, enc.target.options, base=resolve)
+    specs = config.encoders
+    source = build_encoder(specs.source.name, specs.source.options, base=resolve)
+    target = build_encoder(specs.target.name, specs.target.options, base=resolve)
     check_components(config)
-    ctx = RunContext(config, source, target, load_dataset(config.anchors.dataset, resolve),
-                     load_dataset(config.evaluation.dataset, resolve), cache_dir, progress)
-    too_many = [n for n in config.anchors.counts if n > len(ctx.pool)]
+    enc = Encodings(config=config, cache_dir=cache_dir, progress=progress)
+    pool, evaluation = enc.dataset(config.anchors.dataset), enc.dataset(config.evaluation.dataset)
+    too_many = [n for n in config.anchors.counts if n > len(pool)]
     if too_many:
-        raise InvalidInputError(f"anchor count(s) {too_many} exceed the pool of {len(ctx.pool)} "
+        raise InvalidInputError(f"anchor count(s) {too_many} exceed the pool of {len(pool)} "
                                 f"items")
-    ctx.pool_source = ctx.encode(ctx.source, ctx.pool, "pool_source")
-    ctx.eval_source = ctx.encode(ctx.source, ctx.evaluation, "eval_source")
+    pool_source = enc.encode(source, pool, "pool_source")
+    eval_source = enc.encode(source, evaluation, "eval_source")
+    pool_target, pairing = None, None
     if config.anchors.texts is None:
-        ctx.pool_target = ctx.encode(ctx.target, ctx.pool, "pool_target")
+        pool_target = enc.encode(target, pool, "pool_target")
     else:
-        texts = ctx.dataset(config.anchors.texts.dataset).filter(has=("text", "labels"))
-        ctx.pairing_texts = PairingTexts(
-            ctx.encode(ctx.target, texts, "pairing_texts"),
-            {r.id: r.labels[0] for r in texts if len(r.labels) == 1})
-    return ctx
+        texts = enc.dataset(config.anchors.texts.dataset).filter(has=("text", "labels"))
+        pairing = PairingTexts(enc.encode(target, texts, "pairing_texts"),
+                               {r.id: r.labels[0] for r in texts if len(r.labels) == 1})
+    return RunContext(config=config, cache_dir=cache_dir, progress=progress,
+                      cache_stats=enc.cache_stats, source=source, target=target, pool=pool,
+                      evaluation=evaluation, pool_source=pool_source, eval_source=eval_source,
+                      pool_target=pool_target, pairing_texts=pairing)

@@ -39,7 +39,6 @@ def select_anchors(ctx: RunContext, count: int, seed: int) -> np.ndarray:
 
     spec = ctx.config.anchors.selector
     selector = get_anchor_selector(spec.name, seed=seed, **spec.params)
-    assert ctx.pool_source is not None
     return selector.select(ctx.pool_source.vectors, count, labels=ctx.pool_labels())
 
 
@@ -50,7 +49,6 @@ def fit_translator(ctx: RunContext, index: np.ndarray, seed: int) -> Translator:
     spec = ctx.config.translator
     translator = Translator(spec.solver, source_norm=spec.source_norm,
                             target_norm=spec.target_norm, solver_params=spec.params or None)
-    assert ctx.pool_source is not None
     return translator.fit(ctx.pool_source.subset(index),
                           ctx.pool_targets(seed).embeddings.subset(index))
 

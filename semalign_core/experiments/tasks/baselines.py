@@ -31,7 +31,6 @@ def probe_baseline(task: ClassificationTask, context: RunContext, X: np.ndarray,
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    assert context.eval_source is not None
     classes = task.classes
     # scikit-learn's defaults, nothing tuned: an honest reference, not a tuned competitor
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
@@ -60,7 +59,6 @@ def chance_baseline(task: ClassificationTask, context: RunContext, X: np.ndarray
     """The most frequent class of ``y`` for every item, with a constant score."""
     from sklearn.dummy import DummyClassifier
 
-    assert context.eval_source is not None
     dummy = DummyClassifier(strategy="most_frequent").fit(X, y)
     y_pred = dummy.predict(context.eval_source.vectors)
     majority = str(dummy.classes_[int(np.argmax(dummy.class_prior_))])

@@ -115,7 +115,6 @@ class ClassificationTask(Task):
         labelled = [i for i, r in enumerate(context.pool) if len(r.labels) == 1]
         if not wanted or not labelled:
             return []
-        assert context.pool_source is not None
         X = context.pool_source.vectors[labelled]
         y = np.asarray([context.pool.records[i].labels[0] for i in labelled])
         out = []

@@ -46,7 +46,7 @@ class TranslationTask(Task):
                  ) -> TaskEvaluation:
         from ...evaluation.metrics import bootstrap_ci, linear_cka, mean_cosine, mse
 
-        assert self.eval_target is not None and context.eval_source is not None
+        assert self.eval_target is not None
         ev = context.config.evaluation
         translated = translator.transform(context.eval_source.vectors).astype(np.float64)
         target = self.eval_target.vectors.astype(np.float64)
