@@ -1,8 +1,9 @@
 """The per-finding table of a multi-label zero-shot run, for ``summary.md``.
 
-One row per finding: its positives in the evaluation set, the AUROC at the largest anchor count
-(mean over seeds with a t-interval, or the single seed's bootstrap interval), the supervised
-probe's AUROC when it ran, and, with inductive thresholds, the thresholded F1 and MCC.
+One row per finding: its positives in the evaluation set, the AUROC at the largest anchor count,
+the supervised probe's AUROC when it ran, and, with inductive thresholds, the thresholded F1 and
+MCC. Cells follow the result table's convention: the mean over seeds, with the per-seed
+bootstrap bounds (over evaluation items) averaged over seeds.
 """
 
 from __future__ import annotations
@@ -10,20 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 __all__ = ["per_finding_table"]
 
 
-def _over_seeds(runs: Sequence[dict[str, Any]], key: str, confidence: float) -> str:
-    from ..results import seed_interval
-
+def _over_seeds(runs: Sequence[dict[str, Any]], key: str) -> str:
     found = [r["metrics"][key] for r in runs if key in r["metrics"]]
     if not found:
         return "-"
-    if len(found) == 1:
-        ci = found[0]
-        return f"{ci['estimate']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
-    ci = seed_interval([c["estimate"] for c in found], confidence)
-    return f"{ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+    est, low, high = (float(np.mean([c[k] for c in found])) for k in ("estimate", "low", "high"))
+    return f"{est:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def per_finding_table(document: dict[str, Any], findings: Sequence[str]) -> list[str]:
@@ -33,7 +31,6 @@ def per_finding_table(document: dict[str, Any], findings: Sequence[str]) -> list
         return []
     top = max(r["anchors"] for r in runs)
     chosen = [r for r in runs if r["anchors"] == top]
-    confidence = document["config"]["evaluation"]["confidence"]
     counts = document["data"]["evaluation"].get("class_counts") or {}
     probe = document.get("baselines", {}).get("probe", {}).get("metrics", {})
     keys = set().union(*(r["metrics"] for r in chosen))
@@ -46,13 +43,13 @@ def per_finding_table(document: dict[str, Any], findings: Sequence[str]) -> list
     lines = [f"## Per-finding results ({len(chosen)} seed(s), {top} anchors)", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in findings:
-        row = [name, str(counts.get(name, "-")), _over_seeds(chosen, f"auroc/{name}", confidence)]
+        row = [name, str(counts.get(name, "-")), _over_seeds(chosen, f"auroc/{name}")]
         if probe:
             ci = probe.get(f"auroc/{name}")
             row.append(f"{ci['estimate']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]" if ci else "-")
         for method in methods:
-            row += [_over_seeds(chosen, f"{method}/f1/{name}", confidence),
-                    _over_seeds(chosen, f"{method}/mcc/{name}", confidence)]
+            row += [_over_seeds(chosen, f"{method}/f1/{name}"),
+                    _over_seeds(chosen, f"{method}/mcc/{name}")]
         lines.append("| " + " | ".join(row) + " |")
     if methods:
         lines += ["", f"Thresholds ({', '.join(methods)}) were fitted per finding on the labelled "

@@ -43,12 +43,13 @@ def multilabel_probe_scores(X: np.ndarray, Y: np.ndarray, X_eval: np.ndarray
 def k_shot_baselines(task: ClassificationTask, context: RunContext, X: np.ndarray,
                      y: np.ndarray, shots: tuple[int, ...]) -> list[Baseline]:
     """One baseline per ``k`` in ``shots``: the k-shot probe (k pool items per class drawn per
-    run seed), metrics averaged over the run's seeds (t-interval, as the translator runs).
+    run seed), each metric the mean over the run's seeds with the per-seed bootstrap bounds
+    averaged, as the translator rows of the result table.
 
     A ``k`` larger than the smallest class is left out.
     """
+    from ...evaluation.metrics import ConfidenceInterval
     from ...evaluation.probes import k_shot_probe
-    from ..results import seed_interval
     from .base import Baseline
 
     assert context.eval_source is not None
@@ -60,9 +61,11 @@ def k_shot_baselines(task: ClassificationTask, context: RunContext, X: np.ndarra
                              seed=s, n_resamples=context.config.evaluation.bootstrap)
                 for s in context.config.seeds]
         names = [m for m in context.config.metric_names if m in runs[0].metrics]
-        metrics = {m: (seed_interval([r.metrics[m].estimate for r in runs],
-                                     context.config.evaluation.confidence)
-                       if len(runs) > 1 else runs[0].metrics[m]) for m in names}
+        metrics = {m: ConfidenceInterval(
+            *(float(np.mean([getattr(r.metrics[m], a) for r in runs]))
+              for a in ("estimate", "low", "high")), runs[0].metrics[m].confidence,
+            runs[0].metrics[m].n_resamples, min(r.metrics[m].n_valid for r in runs))
+            for m in names}
         labelled = k * len(task.classes)
         out.append(Baseline(f"probe-{k}-shot", f"logistic regression on {k} pool item(s) per "
                                                f"class (seeded draw per run seed), source "
