@@ -219,3 +219,26 @@ def test_fingerprint_in_a_fresh_process_needs_no_torch(tmp_path):
     assert first[:2] == second[:2] and first[1] == "512"
     assert first[2] == "True" and second[2:] == ["False", "False"]
     assert list((tmp_path / "semalign" / "encoder-facts").glob("*.json"))
+
+
+def test_cpu_encoding_runs_channels_last_with_equal_output():
+    import torch
+
+    enc = get_encoder("squeezenet1_1", weights="random", device="cpu")
+    enc.load()
+    assert enc._memory_format is torch.channels_last  # a conv net on the CPU
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    fast = enc.encode_tensor(x)
+    plain = enc._model.to(memory_format=torch.contiguous_format)
+    with torch.inference_mode():
+        ref = enc._forward(plain, x.contiguous()).numpy()
+    np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+def test_decoding_workers_use_one_torch_thread():
+    from semalign_core.encoding.torch_batching import _one_intra_op_thread
+
+    enc = get_encoder("squeezenet1_1", weights="random", device="cpu", num_workers=2)
+    enc.load()
+    loader = enc._loader(["a.png", "b.png"], 1)
+    assert loader.num_workers == 2 and loader.worker_init_fn is _one_intra_op_thread
