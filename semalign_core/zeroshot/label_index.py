@@ -35,10 +35,10 @@ _EPS = 1e-12
 _GPU_MAX_K = 2048
 #: On the CPU, label sets up to this size are searched with one BLAS product and an argmax (or
 #: argpartition): for few labels FAISS's flat index does the same product plus per-query heap
-#: bookkeeping. benchmarks/bench_label_index.py measured the two within noise of each other from
-#: 2 to 64 labels and FAISS ahead from a few hundred on (its blocked search keeps the score
-#: tile in cache).
-BLAS_MAX_LABELS = 256
+#: bookkeeping. benchmarks/bench_folded.py measured the two within noise of each other from
+#: 2 to 64 labels, and FAISS about 2x ahead at 256 labels for 1M queries (its blocked search
+#: keeps the score tile in cache).
+BLAS_MAX_LABELS = 64
 #: Queries per BLAS product: at least this many, and a (rows x n_labels) float32 score tile of
 #: about 4 MB (fewer, larger products for few labels).
 _BLAS_ROWS = 4096
