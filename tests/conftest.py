@@ -48,8 +48,9 @@ def shared() -> Path:
 @pytest.fixture(autouse=True)
 def _private_default_folders(tmp_path_factory: pytest.TempPathFactory,
                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes into the user's embedding cache or runs folder by accident."""
-    base = tmp_path_factory.getbasetemp()
+    """No test writes into the user's embedding cache or runs folder by accident, and no test
+    sees what another test left in the default cache (a folder of its own per test)."""
+    base = tmp_path_factory.mktemp("defaults")
     monkeypatch.setenv("SEMALIGN_CACHE_DIR", str(base / "default-embedding-cache"))
     monkeypatch.setenv("SEMALIGN_RUNS_DIR", str(base / "default-runs"))
 

@@ -107,8 +107,9 @@ def test_a_closed_pipe_ends_quietly(argv):
     proc.stdout.close()
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
-    # argparse swallows write errors of --help itself (and exits 0); our commands exit 141
-    assert proc.returncode == (0 if "--help" in argv else 141)
+    # Our commands exit 141. For --help it depends on who sees the write error first: argparse
+    # swallows it and exits 0, or our entry point catches it and exits 141 (a race).
+    assert proc.returncode in ((0, 141) if "--help" in argv else (141,))
 
 
 def test_every_option_of_every_command_has_help_text():

@@ -226,5 +226,6 @@ def test_encode_and_fit_on_the_shared_kermany_data(tmp_path, shared, capsys, com
     assert sorted(source.ids) == sorted(target.ids)
     capsys.readouterr()
     assert main(["fit", "--source", str(src), "--target", str(tgt), "--solver", "test-ridge",
-                 "--anchors", "100", "-o", str(tmp_path / "t.safetensors")]) == 0
+                 "--anchors", "100", "--selector", "pick", "-o",
+                 str(tmp_path / "t.safetensors")]) == 0
     assert "on 100 anchors" in capsys.readouterr().out

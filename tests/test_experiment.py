@@ -244,7 +244,8 @@ def test_run_errors(tmp_path, components):
     task = {"kind": "zero-shot", "prompts": {"normal": "clear", "pneumonia": "opacity"}}
     with pytest.raises(InvalidInputError, match=r"anchor count\(s\) \[500\] exceed the pool"):
         run_experiment(config(tmp_path, task, anchors={
-            "dataset": {"manifest": "manifest.csv", "split": "train"}, "count": 500}))
+            "dataset": {"manifest": "manifest.csv", "split": "train"}, "count": 500,
+            "selector": {"name": "pick"}}))
     with pytest.raises(InvalidInputError, match=r"evaluation labels \['pneumonia'\]"):
         run_experiment(config(tmp_path, {"kind": "zero-shot", "prompts": {"normal": "x",
                                                                           "other": "y"}}))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import LstsqSolver
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from semalign_core import (
@@ -466,11 +466,24 @@ def test_folded_float32_map_matches_the_float64_steps(seed, src, tgt, space, dx,
     t = Translator(LinearLstsqSolver(), source_norm=src, target_norm=tgt).fit(X, Y)
     assert t.folded(space=space) is not None
     Xq = (rng.normal(size=(30, dx)) + offset).astype(np.float32)
+    if "l2" in tgt:
+        # An l2 step on the target side rescales each prediction to a fixed norm, so a prediction
+        # near the origin has no defined direction: float32 and float64 round it to different
+        # ones (seen with dx = dy = 1, where the map sends half the inputs to ~0). Ill-posed
+        # for any evaluation, not a folding error, so such draws are left out.
+        pred = t.solver_.transform(t.source_norm_.transform(Xq.astype(np.float64)),
+                                   dtype=np.float64)
+        norms = np.linalg.norm(pred, axis=1)
+        assume(norms.min() > 1e-3 * norms.max())
     got = t.transform(Xq, space=space).astype(np.float64)
     ref = _step_by_step(t, Xq, space)
-    # norm-wise relative error of the batch (a single row near the origin can lose more digits
-    # to float32 cancellation of x W' against b', as any float32 evaluation would)
-    assert np.linalg.norm(got - ref) <= 1e-5 * np.linalg.norm(ref)
+    # Norm-wise relative error of the batch, against the map's output scale: queries the map
+    # sends near the origin lose digits to float32 cancellation of x W' against b' (as any
+    # float32 evaluation would), so the scale is the larger of this batch's outputs and the
+    # typical output on the anchors (rms per row, times this batch's row count).
+    anchors_out = _step_by_step(t, X, space)
+    typical = np.sqrt(np.mean(np.sum(anchors_out**2, axis=1)) * len(Xq))
+    assert np.linalg.norm(got - ref) <= 1e-5 * max(np.linalg.norm(ref), typical)
     scale = max(np.abs(ref).max(), 1e-30)
     # the chunked iterator agrees with transform (BLAS may round another chunking differently)
     chunks = np.concatenate(list(t.iter_transform(Xq, batch_size=7, space=space)))

@@ -236,9 +236,14 @@ def test_cpu_encoding_runs_channels_last_with_equal_output():
 
 
 def test_decoding_workers_use_one_torch_thread():
-    from semalign_core.encoding.torch_batching import _one_intra_op_thread
-
     enc = get_encoder("squeezenet1_1", weights="random", device="cpu", num_workers=2)
     enc.load()
     loader = enc._loader(["a.png", "b.png"], 1)
-    assert loader.num_workers == 2 and loader.worker_init_fn is _one_intra_op_thread
+    assert loader.num_workers == 2 and loader.worker_init_fn is not None
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        loader.worker_init_fn(0)  # what each decoding worker runs first
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
