@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import blas, lapack
 
 __all__ = ["NORMAL_EQUATIONS_MAX_COND", "centred_gram", "least_squares"]
 
@@ -38,6 +37,10 @@ _EPS = np.finfo(np.float64).eps
 def gram(X: np.ndarray, *, dual: bool = False) -> np.ndarray:
     """``X^T X`` (``dual``: ``X X^T``) from one ``syrk``, both triangles filled."""
     # X is C-contiguous, so X.T is a Fortran view: no copy reaches BLAS.
+    # scipy.linalg is imported where it is used (here and below), not at module level: it
+    # takes about 0.5 s, and `semalign plugins` imports this plugin to list its solvers
+    from scipy.linalg import blas
+
     G = blas.dsyrk(1.0, X.T, trans=1 if dual else 0, lower=0)
     upper = np.triu_indices_from(G, 1)
     G.T[upper] = G[upper]
@@ -60,6 +63,8 @@ def centred_gram(X: np.ndarray, mean: np.ndarray) -> np.ndarray | None:
 def _factor(G: np.ndarray, rcond: float | None, scale: int) -> tuple[np.ndarray, np.ndarray, int,
                                                                      float]:
     """Pivoted Cholesky of ``G``: ``(factor, pivots, rank, estimated cond of X)``."""
+    from scipy.linalg import lapack
+
     top = float(np.max(np.diag(G), initial=0.0))
     # rank cut-off on the pivots, which are squared singular values: rcond applies squared
     tol = (rcond ** 2 if rcond is not None else scale * _EPS) * top
@@ -78,6 +83,8 @@ def _factor(G: np.ndarray, rcond: float | None, scale: int) -> tuple[np.ndarray,
 
 def _pivoted_solve(U: np.ndarray, piv: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Solve ``G W = B`` from ``P^T G P = U^T U`` (LAPACK pivots are 1-based)."""
+    from scipy.linalg import lapack
+
     p = piv - 1
     Z, _ = lapack.dpotrs(U, B[p], lower=0)
     W = np.empty_like(Z)
@@ -107,6 +114,8 @@ def least_squares(X: np.ndarray, Y: np.ndarray, alpha: float, rcond: float | Non
     route and a LAPACK 1-norm estimate (within a factor ~sqrt(d) of the 2-norm value) on the
     Cholesky routes.
     """
+    from scipy.linalg import lapack
+
     n, d = X.shape
     Xc, Yc = (X, Y) if means is None else (None, None)
 
