@@ -212,6 +212,9 @@ def test_second_run_hits_the_cache(tmp_path, components):
     assert sum(s["misses"] for s in first.document["cache"].values()) > 0
     assert sum(s["misses"] for s in second.document["cache"].values()) == 0
     assert first.document["summary"] == second.document["summary"]
+    for run in (first, second):  # encoding time is part of reading + encoding, and measured
+        timing = run.document["timing"]
+        assert 0 < timing["encode_s"] <= timing["prepare_s"] <= timing["total_s"]
 
 
 def test_translation_task(tmp_path, components):

@@ -9,6 +9,7 @@ label (a new pairing per seed, :meth:`RunContext.pool_targets`).
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,12 +52,15 @@ class PoolTargets:
 
 @dataclass(kw_only=True)
 class Encodings:
-    """Reads a config's datasets and encodes through its cache, counting hits and misses."""
+    """Reads a config's datasets and encodes through its cache, counting hits and misses and
+    the seconds spent encoding (``encode_seconds``: cache look-ups and encoder calls, not the
+    reading of datasets, so a warm run's figure is the cost of the cache alone)."""
 
     config: ExperimentConfig
     cache_dir: Path
     progress: bool = False
     cache_stats: dict[str, Any] = field(default_factory=dict)
+    encode_seconds: float = 0.0
 
     def dataset(self, spec: DatasetSpec) -> Manifest:
         """Load a dataset section of the config (paths relative to the config file)."""
@@ -67,6 +71,7 @@ class Encodings:
         ``label`` names the entry in ``results.json``'s cache statistics."""
         from ..encoding.engines import EngineSpec, encode_dataset
 
+        started = time.perf_counter()
         items = manifest.items(encoder.modality)
         engine = self.config.engine
         built = None
@@ -83,7 +88,7 @@ class Encodings:
         else:
             emb = encode_dataset(encoder, items, self.cache_dir, ids=manifest.ids,
                                  batch_size=self.config.batch_size, progress=self.progress)
-        self.cache_stats[label] = emb.metadata["cache"]
+        self._record(label, emb, started)
         if len(emb) != len(manifest):
             raise InvalidInputError(f"{len(manifest) - len(emb)} {label} item(s) could not be "
                                     f"encoded: {emb.metadata.get('skipped')}")
@@ -93,11 +98,16 @@ class Encodings:
         """Encode distinct ``texts`` through the cache; the ids are the texts themselves."""
         from ..encoding.cache import encode_cached
 
+        started = time.perf_counter()
         unique = list(dict.fromkeys(texts))
         emb = encode_cached(encoder, unique, self.cache_dir, ids=unique,
                             batch_size=self.config.batch_size)
-        self.cache_stats[label] = emb.metadata["cache"]
+        self._record(label, emb, started)
         return emb
+
+    def _record(self, label: str, emb: Embeddings, started: float) -> None:
+        self.cache_stats[label] = emb.metadata["cache"]
+        self.encode_seconds += time.perf_counter() - started
 
 
 @dataclass(kw_only=True)
@@ -209,6 +219,7 @@ def build_context(config: ExperimentConfig, *, progress: bool = False) -> RunCon
         pairing = PairingTexts(enc.encode(target, texts, "pairing_texts"),
                                {r.id: r.labels[0] for r in texts if len(r.labels) == 1})
     return RunContext(config=config, cache_dir=cache_dir, progress=progress,
-                      cache_stats=enc.cache_stats, source=source, target=target, pool=pool,
+                      cache_stats=enc.cache_stats, encode_seconds=enc.encode_seconds,
+                      source=source, target=target, pool=pool,
                       evaluation=evaluation, pool_source=pool_source, eval_source=eval_source,
                       pool_target=pool_target, pairing_texts=pairing)
