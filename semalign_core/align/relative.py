@@ -169,8 +169,11 @@ class RelativeTranslator(Translator):
         """
         n = self._check_header(source, "source").shape[0]
         space = self._space_from_normalized(space, normalized)
-        parts = list(self.iter_transform(source, batch_size=batch_size, space=space))
-        out = np.concatenate(parts) if parts else np.zeros((n, self.n_anchors_), np.float32)
+        out = np.empty((n, self.n_anchors_), np.float32)  # filled chunk by chunk: no parts
+        pos = 0
+        for chunk in self.iter_transform(source, batch_size=batch_size, space=space):
+            out[pos:pos + len(chunk)] = chunk
+            pos += len(chunk)
         if isinstance(source, Embeddings):
             meta = {**source.metadata, "relative": {"anchors": self.n_anchors_}}
             return Embeddings(out, source.ids, None, meta)

@@ -304,11 +304,18 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
         for Z in self.translator.iter_transform(X, batch_size=self.batch_size, space=self.space):
             yield l2_normalize(Z).astype(np.float32, copy=False)
 
-    def _collect(self, X: Embeddings | Any, fn: Any, width: int, dtype: Any) -> np.ndarray:
-        parts = [fn(Z) for Z in self._chunks(X)]
-        if not parts:
-            return np.zeros((0, width), dtype)
-        return np.concatenate(parts)
+    def _collect(self, X: Embeddings | Any, fn: Any, width: int | None, dtype: Any) -> np.ndarray:
+        """``fn`` of each chunk, written into one preallocated (n, width) result (``(n,)`` for
+        ``width=None``): no list of parts and no concatenated copy, so the working memory is
+        one chunk's whatever n (benchmarks/bench_memory.py)."""
+        array = self.translator._check_header(X, "source")  # the shape; nothing is copied
+        n = array.shape[0]
+        out = np.empty((n,) if width is None else (n, width), dtype)
+        pos = 0
+        for Z in self._chunks(array):
+            out[pos:pos + len(Z)] = fn(Z)
+            pos += len(Z)
+        return out
 
     def _scores(self, Z: np.ndarray) -> np.ndarray:
         pos = self._index.scores(Z)
@@ -351,11 +358,11 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
 
             return self._collect(X, calibrated, 2, np.float64)
 
-        def proba(Z: np.ndarray) -> np.ndarray:
-            logits = self._scores(Z).astype(np.float64) / self.temperature
-            return sigmoid(logits) if self.is_multilabel else softmax(logits)
+        return self._collect(X, self._proba, len(self.prompt_set), np.float64)
 
-        return self._collect(X, proba, len(self.prompt_set), np.float64)
+    def _proba(self, Z: np.ndarray) -> np.ndarray:
+        logits = self._scores(Z).astype(np.float64) / self.temperature
+        return sigmoid(logits) if self.is_multilabel else softmax(logits)
 
     def predict(self, X: Embeddings | Any) -> np.ndarray:
         """Predicted labels.
@@ -376,8 +383,9 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
             array = self.translator._check_header(X, "source")
             return (folded.nonnegative(array) if self.is_multilabel
                     else folded.argmax(array, self.classes_))
-        if self.is_multilabel:
-            return (self.predict_proba(X) >= 0.5).astype(np.int64)
+        if self.is_multilabel:  # chunk by chunk: no (n, K) float64 probabilities on the side
+            return self._collect(X, lambda Z: self._proba(Z) >= 0.5, len(self.prompt_set),
+                                 np.int64)
         classes = self.classes_
         if self.calibration != "none":
             threshold = self._threshold()
@@ -387,5 +395,4 @@ class ZeroShotClassifier(TransductiveCalibrationMixin):
             indices, _ = self._index.search_indices(Z, 1)
             return classes[indices[:, 0]]
 
-        parts = [nearest(Z) for Z in self._chunks(X)]
-        return np.concatenate(parts) if parts else classes[:0]
+        return self._collect(X, nearest, None, classes.dtype)

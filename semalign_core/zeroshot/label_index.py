@@ -265,10 +265,13 @@ class LabelIndex:
             # every label's score: one dense product is exact, and faster than a search that
             # sorts all of them (GPU flat indexes also cap k)
             Q = self._raw_queries(vectors)
-            return np.concatenate([checked_product(Q[lo:lo + self._rows], self._ET, "vectors",
-                                                   m_nonzero=self._ET_nonzero)
-                                   for lo in range(0, Q.shape[0], self._rows)]
-                                  or [np.zeros((0, n_labels), np.float32)])
+            if Q.shape[0] <= self._rows:  # one tile (a classifier's chunk): its product as is
+                return checked_product(Q, self._ET, "vectors", m_nonzero=self._ET_nonzero)
+            out = np.empty((Q.shape[0], n_labels), np.float32)  # filled tile by tile: no parts
+            for lo in range(0, Q.shape[0], self._rows):
+                out[lo:lo + self._rows] = checked_product(Q[lo:lo + self._rows], self._ET,
+                                                          "vectors", m_nonzero=self._ET_nonzero)
+            return out
         indices, values = self.search_indices(vectors, n_labels)
         out = np.empty_like(values)
         np.put_along_axis(out, indices, values, axis=1)
