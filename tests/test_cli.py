@@ -123,3 +123,48 @@ def test_every_option_of_every_command_has_help_text():
                for name, parser in subparsers.choices.items() for action in parser._actions
                if not action.help]
     assert not missing, f"options without help text: {missing}"
+
+
+def _example_commands(text: str) -> list[list[str]]:
+    """The ``semalign ...`` commands of a help text's Examples section (``\\`` continuations
+    joined), each split like a shell would."""
+    import shlex
+
+    joined = text.split("Examples:", 1)[1].replace("\\\n", " ")
+    return [shlex.split(line.strip())[1:] for line in joined.splitlines()
+            if line.strip().startswith("semalign ")]
+
+
+def test_encode_help_shows_a_ray_example_that_parses(capsys):
+    from semalign_core.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        main(["encode", "--help"])
+    ray = [argv for argv in _example_commands(capsys.readouterr().out) if "ray" in argv]
+    assert ray, "semalign encode --help shows no Ray example"
+    args = build_parser().parse_args(ray[0])  # the example is a valid command line
+    assert (args.command, args.engine) == ("encode", "ray")
+    assert args.workers and args.address and args.cache_dir  # Ray needs a cache
+
+
+def test_readme_says_in_one_line_how_to_run_on_a_cluster():
+    import re
+    import shlex
+    from pathlib import Path
+
+    from semalign_core.cli.main import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"^On a Ray cluster: (.*?\.)$", readme, re.M | re.S)
+    assert len(found) == 1, "the README has no one-sentence 'On a Ray cluster: ...' line"
+    line = found[0].replace("\n", " ")
+    assert len(line) < 200 and "pip install 'semalign-core[ray]'" in line  # one line, short
+    assert "docs/scale.md" in line
+    command = re.search(r"`semalign (encode [^`]*)`", line)
+    assert command, line
+    # the placeholders filled in, the command line parses with the real parser
+    argv = shlex.split(command.group(1).replace("...", "--encoder x --manifest m.csv -o o.st")
+                       .replace(" DIR", " cache").replace(" N ", " 4 "))
+    args = build_parser().parse_args(argv)
+    assert (args.engine, args.workers, args.address, args.cache_dir) == ("ray", 4, "auto",
+                                                                         "cache")

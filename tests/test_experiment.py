@@ -217,6 +217,19 @@ def test_second_run_hits_the_cache(tmp_path, components):
         assert 0 < timing["encode_s"] <= timing["prepare_s"] <= timing["total_s"]
 
 
+def test_engine_section_sets_the_shard_size_and_the_run_records_the_engine(tmp_path,
+                                                                          components):
+    make_dataset(tmp_path)  # 40 train (pool) and 20 test items
+    doc = run_experiment(config(tmp_path, {"kind": "translation"}, seeds=[0],
+                                engine={"name": "local", "shard_size": 8})).document
+    assert doc["config"]["engine"]["shard_size"] == 8
+    assert {k: s["shards_written"] for k, s in doc["cache"].items()} == {
+        "pool_source": 5, "eval_source": 3, "pool_target": 5, "eval_target": 3}
+    assert doc["engine"] == {k: {"name": "local"} for k in doc["cache"]}
+    with pytest.raises(ValueError, match="shard_size"):
+        config(tmp_path, {"kind": "translation"}, engine={"name": "local", "shard_size": 0})
+
+
 def test_translation_task(tmp_path, components):
     make_dataset(tmp_path)
     cfg = config(tmp_path, {"kind": "translation"}, translator=_ridge(), seeds=[3],

@@ -197,6 +197,10 @@ class EngineConfig(_Model):
     address: str | None = Field(None, description="Ray cluster to join; default: the running "
                                                   "Ray, else a new local one")
     threads: int = Field(1, ge=1, description="torch threads per CPU actor")
+    shard_size: int | None = Field(None, ge=1, description="items per cache shard, and per Ray "
+                                                           "task (default 256): a dataset "
+                                                           "smaller than one shard keeps one "
+                                                           "actor busy")
 
     @model_validator(mode="after")
     def _local_has_no_cluster(self) -> EngineConfig:

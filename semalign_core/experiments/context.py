@@ -54,12 +54,15 @@ class PoolTargets:
 class Encodings:
     """Reads a config's datasets and encodes through its cache, counting hits and misses and
     the seconds spent encoding (``encode_seconds``: cache look-ups and encoder calls, not the
-    reading of datasets, so a warm run's figure is the cost of the cache alone)."""
+    reading of datasets, so a warm run's figure is the cost of the cache alone), and the engine
+    each encoding actually ran on (``engines``: a config asking for Ray still encodes texts, and
+    encoders it cannot rebuild by name, in this process; ``results.json`` says which)."""
 
     config: ExperimentConfig
     cache_dir: Path
     progress: bool = False
     cache_stats: dict[str, Any] = field(default_factory=dict)
+    engines: dict[str, Any] = field(default_factory=dict)
     encode_seconds: float = 0.0
 
     def dataset(self, spec: DatasetSpec) -> Manifest:
@@ -78,16 +81,18 @@ class Encodings:
         if engine.name == "ray":
             with contextlib.suppress(TypeError):
                 built = _BUILT.get(encoder)
+        common: dict[str, Any] = {"ids": manifest.ids, "batch_size": self.config.batch_size,
+                                  "progress": self.progress}
+        if engine.shard_size is not None:
+            common["shard_size"] = engine.shard_size
         if built is not None:  # the Ray engine rebuilds the encoder on every actor
             name, options = built
             spec = EngineSpec("ray", workers=engine.workers, address=engine.address,
                               threads=engine.threads)
-            emb = encode_dataset(name, items, self.cache_dir, options=options, ids=manifest.ids,
-                                 engine=spec, batch_size=self.config.batch_size,
-                                 progress=self.progress)
+            emb = encode_dataset(name, items, self.cache_dir, options=options, engine=spec,
+                                 **common)
         else:
-            emb = encode_dataset(encoder, items, self.cache_dir, ids=manifest.ids,
-                                 batch_size=self.config.batch_size, progress=self.progress)
+            emb = encode_dataset(encoder, items, self.cache_dir, **common)
         self._record(label, emb, started)
         if len(emb) != len(manifest):
             raise InvalidInputError(f"{len(manifest) - len(emb)} {label} item(s) could not be "
@@ -107,6 +112,7 @@ class Encodings:
 
     def _record(self, label: str, emb: Embeddings, started: float) -> None:
         self.cache_stats[label] = emb.metadata["cache"]
+        self.engines[label] = emb.metadata.get("engine", {"name": "local"})
         self.encode_seconds += time.perf_counter() - started
 
 
@@ -219,7 +225,8 @@ def build_context(config: ExperimentConfig, *, progress: bool = False) -> RunCon
         pairing = PairingTexts(enc.encode(target, texts, "pairing_texts"),
                                {r.id: r.labels[0] for r in texts if len(r.labels) == 1})
     return RunContext(config=config, cache_dir=cache_dir, progress=progress,
-                      cache_stats=enc.cache_stats, encode_seconds=enc.encode_seconds,
+                      cache_stats=enc.cache_stats, engines=enc.engines,
+                      encode_seconds=enc.encode_seconds,
                       source=source, target=target, pool=pool,
                       evaluation=evaluation, pool_source=pool_source, eval_source=eval_source,
                       pool_target=pool_target, pairing_texts=pairing)

@@ -155,5 +155,6 @@ def results_document(ctx: RunContext, task: Task, runs: list[dict[str, Any]],
         "runs": runs,
         "baselines": {b.name: b.to_dict() for b in baselines},
         "cache": ctx.cache_stats,
+        "engine": ctx.engines,
         "timing": {k: round(v, 3) for k, v in timing.items()},
     }
