@@ -178,6 +178,41 @@ def test_openi_parsing_and_labels(tmp_path):
         read_openi_reports(tmp_path / "missing.tgz")
 
 
+def _reports_archive(path, reports):
+    with tarfile.open(path, "w:gz") as tar:
+        for number, impression, tags in reports:
+            data = _report_xml(number, impression, tags)
+            info = tarfile.TarInfo(f"ecgen-radiology/{number}.xml")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_openi_archive_parsed_once_then_read_back(tmp_path, monkeypatch):
+    import semalign_core.data.openi as openi
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = _reports_archive(tmp_path / "r.tgz", [(1, "No acute disease.", ["normal"]),
+                                                 (2, "Pneumonia &amp; effusion.",
+                                                  ["Pneumonia", "Effusion"])])
+    first = openi.read_openi_reports(path)
+    parses = []
+    real = openi._read_archive
+    monkeypatch.setattr(openi, "_read_archive", lambda s: parses.append(s) or real(s))
+    again = openi.read_openi_reports(path)
+    assert again == first and parses == []  # equal reports, no parse: the memo answered
+    assert first[1].tags == ("Pneumonia", "Effusion")
+    assert first[1].impression == "Pneumonia & effusion."
+    (memo,) = (tmp_path / "xdg" / "semalign" / "parsed-archives").iterdir()
+    # a damaged memo is parsed again, never trusted
+    memo.write_text(memo.read_text().replace("effusion", "tampered"))
+    assert openi.read_openi_reports(path) == first and len(parses) == 1
+    # other bytes at the same path: a new key, so the new content is parsed
+    _reports_archive(path, [(1, "Clear lungs.", ["normal"])])
+    assert [r.impression for r in openi.read_openi_reports(path)] == ["Clear lungs."]
+    assert len(parses) == 2
+
+
 @pytest.mark.shared_data
 def test_real_kermany_and_openi(shared):
     from semalign_core.data import kermany_manifest, openi_manifest

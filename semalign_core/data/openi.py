@@ -21,9 +21,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidInputError
 from .manifest import Manifest, Record
+from .parsed_memo import memoised_rows
 
 __all__ = ["PNEUMONIA_PATTERN", "SECTIONS", "OpenIReport", "classify_report", "openi_manifest",
            "read_openi_reports"]
@@ -96,6 +98,26 @@ def _parse(name: str, data: bytes) -> OpenIReport:
                        sections.get("COMPARISON", ""), tags)
 
 
+#: Bump when :func:`_parse` could read the same archive differently (retires memoised parses).
+_PARSER_VERSION = 1
+
+
+def _read_archive(source: Path) -> list[OpenIReport]:
+    reports = []
+    with tarfile.open(source, "r:*") as archive:
+        for member in archive:
+            if member.isfile() and member.name.endswith(".xml"):
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    reports.append(_parse(member.name, handle.read()))
+    return reports
+
+
+def _row(report: OpenIReport) -> list[Any]:
+    return [report.id, report.findings, report.impression, report.indication,
+            report.comparison, list(report.tags)]
+
+
 def read_openi_reports(path: str | os.PathLike[str]) -> list[OpenIReport]:
     """Every report in an ``NLMCXR_reports.tgz`` archive (or a folder of its XML files).
 
@@ -107,20 +129,16 @@ def read_openi_reports(path: str | os.PathLike[str]) -> list[OpenIReport]:
         The archive is missing, unreadable or holds no report.
     """
     source = Path(path)
-    reports = []
     if source.is_dir():
-        for xml in source.rglob("*.xml"):
-            reports.append(_parse(str(xml), xml.read_bytes()))
+        reports = [_parse(str(xml), xml.read_bytes()) for xml in source.rglob("*.xml")]
     elif source.is_file():
         try:
-            with tarfile.open(source, "r:*") as archive:
-                for member in archive:
-                    if member.isfile() and member.name.endswith(".xml"):
-                        handle = archive.extractfile(member)
-                        if handle is not None:
-                            reports.append(_parse(member.name, handle.read()))
+            # the same archive is parsed once per machine (about 2 s), then read back
+            rows = memoised_rows(source, "openi-reports", _PARSER_VERSION,
+                                 lambda: [_row(r) for r in _read_archive(source)])
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise InvalidInputError(f"{source} is not a readable tar archive: {exc}") from exc
+        reports = [OpenIReport(*row[:5], tuple(row[5])) for row in rows]
     else:
         raise InvalidInputError(f"Open-i reports not found at {source}; pass the path of "
                                 f"NLMCXR_reports.tgz (see docs/experiments.md for sources)")

@@ -18,6 +18,7 @@ exist only for the classification tasks.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -324,35 +325,47 @@ def _plots(result: ExperimentResult, out: Path) -> dict[str, Path]:
 
 
 def write_report(result: ExperimentResult, *, plots: bool = True) -> dict[str, Path]:
-    """Write ``results.json``, ``summary.md`` and (optionally) the plots; return their paths."""
+    """Write ``results.json``, ``summary.md``, ``report.html`` and (optionally) the plots;
+    return their paths. ``results.json``'s ``timing`` gains ``plots_s`` and ``report_s`` (the
+    plots plus the three documents), so it is written last."""
+    started = time.perf_counter()
     out = Path(result.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     if plots:
         files.update(_plots(result, out))
-    result.document["files"] = sorted([*files, "results.json", "summary.md", "report.html"])
-    path = out / "results.json"
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(result.document, indent=2, default=_json_default) + "\n",
-                       encoding="utf-8")
-    files["results.json"] = path
+    plots_s = time.perf_counter() - started
+    document = result.document
+    document["files"] = sorted([*files, "results.json", "summary.md", "report.html"])
+    # the documents list results.json before it exists: it is written last (with the timing)
+    listed = {**files, "results.json": out / "results.json"}
     summary = out / "summary.md"
     with atomic_path(summary) as tmp:
-        text = _markdown(result.document, files)
-        if result.task is not None:
-            extra = result.task.report_sections(result)
-            if extra:  # after the result table and the figures, before the footer line
-                head, _, foot = text.rpartition("Encoding took")
-                text = head + "\n".join(extra) + "\nEncoding took" + foot
-        tmp.write_text(text, encoding="utf-8")
-    files["summary.md"] = summary
+        tmp.write_text(_summary_text(result, listed), encoding="utf-8")
+    listed["summary.md"] = summary
     from .report_html import html_report
 
     page = out / "report.html"
     with atomic_path(page) as tmp:
-        tmp.write_text(html_report(result.document, files), encoding="utf-8")
-    files["report.html"] = page
-    return files
+        tmp.write_text(html_report(document, listed), encoding="utf-8")
+    listed["report.html"] = page
+    document["timing"].update(plots_s=round(plots_s, 3),
+                              report_s=round(time.perf_counter() - started, 3))
+    with atomic_path(listed["results.json"]) as tmp:
+        tmp.write_text(json.dumps(document, indent=2, default=_json_default) + "\n",
+                       encoding="utf-8")
+    return {**files, "results.json": listed["results.json"], "summary.md": summary,
+            "report.html": page}
+
+
+def _summary_text(result: ExperimentResult, files: dict[str, Path]) -> str:
+    text = _markdown(result.document, files)
+    if result.task is not None:
+        extra = result.task.report_sections(result)
+        if extra:  # after the result table and the figures, before the footer line
+            head, _, foot = text.rpartition("Encoding took")
+            text = head + "\n".join(extra) + "\nEncoding took" + foot
+    return text
 
 
 def _norm(cfg: dict[str, Any], side: str) -> Any:

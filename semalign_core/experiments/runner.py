@@ -82,6 +82,7 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
     say(f"read and encoded in {prepare_s:.1f} s, of which encoding {ctx.encode_seconds:.1f} s "
         f"(cache: {hits} hits, {misses} misses)")
     runs, curves = [], task.curves(ctx)
+    evaluate_started = time.perf_counter()
     for n in config.anchors.counts:
         for seed in config.seeds:
             index = select_anchors(ctx, n, seed)
@@ -90,10 +91,15 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = False,
             curves[f"{n}/{seed}"] = evaluation.curves
             say(f"anchors {n:>4}  seed {seed:>3}  " + "  ".join(
                 f"{k} {v.estimate:.3f}" for k, v in evaluation.metrics.items()))
+    baselines_started = time.perf_counter()
     baselines = task.baselines(ctx)
     curves.update({f"baseline/{b.name}": b.curves for b in baselines})
+    finished = time.perf_counter()
+    # the stages a reader (and benchmarks/bench_demo_cache.py) can compare run against run;
+    # the report's own plots_s / report_s are added by write_report
     timing = {"prepare_s": prepare_s, "encode_s": ctx.encode_seconds,
-              "total_s": time.perf_counter() - started}
+              "evaluate_s": baselines_started - evaluate_started,
+              "baselines_s": finished - baselines_started, "total_s": finished - started}
     result = ExperimentResult(results_document(ctx, task, runs, baselines, timing),
                               config.resolved_output_dir(), curves=curves, task=task)
     if write_report:
