@@ -4,7 +4,7 @@ Layout under ``cache_dir``::
 
     <fingerprint id>/fingerprint.json        what produced the vectors (for humans and checks)
     <fingerprint id>/shard-<digest>.safetensors
-    <fingerprint id>/index.safetensors       content key -> shard (see cache_index)
+    <fingerprint id>/index*.safetensors      content key -> shard (see cache_index)
 
 A vector is keyed by (encoder fingerprint id, content hash of the item): the sha256 of an image
 file's bytes, of a text's UTF-8 bytes, or of an in-memory image's pixels. Renaming or moving a
@@ -17,8 +17,11 @@ run keeps every finished shard and the next run resumes from there. Each shard c
 sha256 of its contents; a shard that is unreadable or whose checksum does not match is reported,
 moved aside (``*.corrupt``) and its items are encoded again, never used.
 
-A warm request reads only what it needs: the index (rewritten atomically after every shard) says
-which shards hold the requested items, and only those are read (memory-mapped) and verified.
+A warm request reads only what it needs: the index (a run of each shard's keys written
+atomically after the shard, merged logarithmically; see :mod:`.cache_index`) says which shards
+hold the requested items, and only those are read and verified. Keys travel as (n, 32) uint8
+arrays (:func:`content_keys`) and vectors are gathered shard by shard into the caller's array
+(:meth:`EmbeddingCache.fetch`): the cache holds no Python object per item.
 """
 
 from __future__ import annotations
@@ -36,15 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from ..align.embeddings import Embeddings
 from ..align.fingerprint import Fingerprint
 from ..errors import CorruptFileError, InvalidInputError, OutputError
-from ..fileio import atomic_path, check_writable_dir, read_arrays, write_arrays
+from ..fileio import atomic_path, read_arrays, write_arrays
 from .cache_index import ShardIndex
-from .encoder import Encoder
+from .content import as_raw_keys, content_key, content_keys
 
-__all__ = ["CacheStats", "CorruptShardWarning", "EmbeddingCache", "content_key",
-           "encode_cached"]
+# encode_cached is served by __getattr__ below (it lives in cache_run).
+__all__ = ["CacheStats", "CorruptShardWarning", "EmbeddingCache", "content_key",  # noqa: F822
+           "content_keys", "encode_cached"]
 
 _FORMAT = "semalign.cache_shard"
 _VERSION = 1
@@ -55,46 +58,6 @@ ORPHAN_AGE_S = 15 * 60
 
 class CorruptShardWarning(UserWarning):
     """A cache shard was damaged; its items are encoded again."""
-
-
-def content_key(item: Any, modality: str) -> str:
-    """The content hash of one item (64 hex digits).
-
-    Parameters
-    ----------
-    item : str, path-like or PIL image
-        An image path (hashes the file bytes), a PIL image (hashes mode, size and pixels) or a
-        text (hashes its UTF-8 bytes).
-    modality : {"image", "text"}
-
-    Raises
-    ------
-    InvalidInputError
-        A missing image file, or an item of the wrong type.
-    """
-    digest = hashlib.sha256()
-    if modality == "text":
-        if not isinstance(item, str):
-            raise InvalidInputError(f"text items must be strings, got {type(item).__name__}")
-        digest.update(b"text\x00" + item.encode("utf-8"))
-    elif modality == "image":
-        if isinstance(item, str | os.PathLike):
-            try:
-                with open(item, "rb") as fh:
-                    digest.update(b"file\x00")
-                    while chunk := fh.read(1 << 20):
-                        digest.update(chunk)
-            except OSError as exc:
-                raise InvalidInputError(f"cannot read image {os.fspath(item)!r}: {exc}") from exc
-        elif hasattr(item, "tobytes") and hasattr(item, "mode") and hasattr(item, "size"):
-            digest.update(f"pil\x00{item.mode}\x00{item.size}\x00".encode())
-            digest.update(item.tobytes())
-        else:
-            raise InvalidInputError(f"image items must be paths or PIL images, got "
-                                    f"{type(item).__name__}")
-    else:
-        raise InvalidInputError(f"modality must be 'image' or 'text', got {modality!r}")
-    return digest.hexdigest()
 
 
 def _shard_checksum(keys: np.ndarray, vectors: np.ndarray) -> str:
@@ -129,6 +92,24 @@ class CacheStats:
                 "corrupt_shards": list(self.corrupt_shards or [])}
 
 
+class _Shard:
+    """One shard read into memory: its keys sorted for binary search, and its vectors."""
+
+    def __init__(self, raw_keys: np.ndarray, vectors: np.ndarray) -> None:
+        keys = np.ascontiguousarray(raw_keys).view("S32").reshape(-1)
+        self.order = np.argsort(keys, kind="stable")
+        self.sorted = keys[self.order]
+        self.vectors = vectors
+
+    def rows(self, raw_keys: np.ndarray) -> np.ndarray:
+        """The row of each key ((n, 32) uint8) in this shard, -1 where it is absent."""
+        keys = np.ascontiguousarray(raw_keys).view("S32").reshape(-1)
+        at = np.minimum(np.searchsorted(self.sorted, keys), max(len(self.sorted) - 1, 0))
+        if not len(self.sorted):
+            return np.full(len(keys), -1, np.int64)
+        return np.where(self.sorted[at] == keys, self.order[at], -1).astype(np.int64)
+
+
 class EmbeddingCache:
     """The shards of one encoder configuration under ``cache_dir``.
 
@@ -145,12 +126,10 @@ class EmbeddingCache:
                                     f"{type(fingerprint).__name__}")
         self.fingerprint = fingerprint
         self.path = Path(cache_dir).expanduser() / fingerprint.id
-        self._vectors: dict[str, np.ndarray] = {}
         self.corrupt: list[str] = []
         self._loaded = False
         self._index = ShardIndex(fingerprint.id)
-        self._read: set[str] = set()  # shards whose vectors are in memory
-        self._absent: set[str] = set()  # keys the index was asked about and does not hold
+        self._kept: dict[str, _Shard] = {}  # shards read for load()/get(), kept in memory
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({self.path}, {len(self._index)} vectors indexed)"
@@ -162,64 +141,65 @@ class EmbeddingCache:
         with atomic_path(target) as tmp:
             tmp.write_text(json.dumps(self.fingerprint.to_dict(), indent=2, sort_keys=True))
 
-    def load(self, keys: Sequence[str] | None = None) -> EmbeddingCache:
-        """Open the cache, verifying the checksum of every shard read; damaged shards are
-        moved aside.
+    def open(self) -> EmbeddingCache:
+        """Open the index (reconciled with the shard files) without reading any vectors.
 
-        ``keys=None`` reads every shard. With ``keys``, only the shards holding those keys are
-        read now; any other key is found through the index and its shard read on first
-        :meth:`get`. Temporary files that a killed writer left behind (older than
-        :data:`ORPHAN_AGE_S`) are removed.
+        Temporary files that a killed writer left behind (older than :data:`ORPHAN_AGE_S`)
+        are removed.
         """
-        self._vectors, self.corrupt, self._read, self._absent = {}, [], set(), set()
+        self.corrupt, self._kept = [], {}
         self._index = ShardIndex(self.fingerprint.id)
         if self.path.is_dir():
             self._remove_orphans()
             self._open_index()
-            if keys is None:
-                wanted = set(self._index.shards)
-            else:
-                keys = list(keys)
-                wanted = {name for names in self._index.locate(keys) for name in names}
-            for name in sorted(wanted - self._read):
-                self._read_into_memory(name)
-            if keys is not None:  # every shard that could hold them is read: the rest are not
-                self._absent = {k for k in keys if k not in self._vectors}
         self._loaded = True
+        return self
+
+    def load(self, keys: Sequence[str] | np.ndarray | None = None) -> EmbeddingCache:
+        """Open the cache and read (verifying each checksum) the shards holding ``keys``, or
+        every shard when ``keys`` is None, keeping them in memory; damaged shards are moved
+        aside. Any other key is found through the index and its shard read on first
+        :meth:`get`. Bulk requests use :meth:`fetch` instead, which keeps nothing.
+        """
+        self.open()
+        if keys is None:
+            wanted = set(self._index.shards)
+        else:
+            _, codes, names = self._index.candidates(as_raw_keys(keys))
+            wanted = {names[c] for c in np.unique(codes).tolist()}
+        for name in sorted(wanted):
+            self._keep(name)
         return self
 
     def _open_index(self) -> None:
         """Read the index and reconcile it with the shard files on disk."""
-        on_disk = sorted(p.name for p in self.path.glob("shard-*.safetensors"))
-        index = ShardIndex.read(self.path, self.fingerprint.id) or ShardIndex(self.fingerprint.id)
-        present = set(on_disk)
-        gone = [name for name in index.shards if name not in present]
-        index.drop(gone)
-        self._index = index
-        fresh = sorted(present - set(index.shards))
+        on_disk = {p.name for p in self.path.glob("shard-*.safetensors")}
+        self._index, dirty = ShardIndex.open(self.path, self.fingerprint.id, on_disk)
+        fresh = sorted(on_disk - set(self._index.shards))
         for name in fresh:  # written by a writer that died before the index, or a racing one
-            self._read_into_memory(name, index_it=True)
-        if gone or fresh:
-            self._save_index()
+            shard = self._read(name)
+            if shard is not None:
+                self._index.add(name, shard[0])
+        if dirty or fresh:
+            with contextlib.suppress(OSError):  # a read-only cache still works, from the shards
+                self._index.compact(self.path)
 
-    def _save_index(self) -> None:
-        with contextlib.suppress(OSError):  # a read-only cache still works, from the shards
-            self._index.write(self.path)
-
-    def _read_into_memory(self, name: str, *, index_it: bool = False) -> None:
+    def _read(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A shard's (keys, vectors), verified; ``None`` (and quarantined) when damaged."""
         try:
-            raw, keys, vectors = self._read_shard(self.path / name)
+            return self._read_shard(self.path / name)
         except (CorruptFileError, OSError) as exc:
             self._quarantine(self.path / name, str(exc))
-            if name in self._index.shards:
-                self._index.drop([name])
-                self._save_index()
-            return
-        if index_it:
-            self._index.add(name, raw)
-        for key, vector in zip(keys, vectors, strict=True):
-            self._vectors.setdefault(key, vector)
-        self._read.add(name)
+            self._index.drop([name])
+            return None
+
+    def _keep(self, name: str) -> _Shard | None:
+        if name not in self._kept:
+            shard = self._read(name)
+            if shard is None:
+                return None
+            self._kept[name] = _Shard(*shard)
+        return self._kept[name]
 
     def _remove_orphans(self) -> None:
         # atomic_path writes ".<name>.<random>.tmp" and renames it within one shard write;
@@ -231,7 +211,7 @@ class EmbeddingCache:
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
 
-    def _read_shard(self, shard: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    def _read_shard(self, shard: Path) -> tuple[np.ndarray, np.ndarray]:
         # Version-1 shards predate file checksums but carry their own (checked below).
         arrays, doc = read_arrays(shard, format=_FORMAT, max_version=_VERSION,
                                   allow_unverified=True)
@@ -250,49 +230,90 @@ class EmbeddingCache:
         if (vectors.ndim != 2 or vectors.shape[1] != self.fingerprint.dim
                 or raw_keys.shape != (vectors.shape[0], 32) or not np.isfinite(vectors).all()):
             raise CorruptFileError(f"{shard} holds arrays of unexpected shape or values")
-        return raw_keys, [bytes(k).hex() for k in raw_keys], vectors.astype(np.float32)
+        return np.ascontiguousarray(raw_keys, np.uint8), np.asarray(vectors, np.float32)
 
     def _quarantine(self, shard: Path, reason: str) -> None:
         self.corrupt.append(str(shard))
         warnings.warn(f"ignoring damaged cache shard ({reason}); its items will be encoded "
-                      f"again", CorruptShardWarning, stacklevel=3)
+                      f"again", CorruptShardWarning, stacklevel=4)
         with contextlib.suppress(OSError):  # another process may have moved it already
             os.replace(shard, shard.with_suffix(".corrupt"))
 
-    def _find(self, key: str) -> bool:
-        """Whether ``key`` is cached, reading the shards the index points to (full key check)."""
-        if key in self._vectors:
-            return True
-        if key in self._absent:
-            return False
-        for name in self._index.locate([key])[0]:
-            if name not in self._read:
-                self._read_into_memory(name)
-        if key not in self._vectors:
-            self._absent.add(key)
-        return key in self._vectors
+    def fetch(self, keys: Sequence[str] | np.ndarray,
+              into: Callable[[np.ndarray, np.ndarray], None] | None = None) -> np.ndarray:
+        """Which ``keys`` are cached (a boolean mask), reading each shard that may hold them
+        once; ``into(positions, vectors)`` receives the vectors of the keys found, one call
+        per shard, so that they go straight into the caller's array. Shards read here are
+        not kept in memory.
+        """
+        raw = as_raw_keys(keys)
+        found = np.zeros(len(raw), bool)
+        positions, codes, names = self._ensure()._index.candidates(raw)
+        order = np.argsort(codes, kind="stable")
+        positions, codes = positions[order], codes[order]
+        bounds = np.flatnonzero(np.diff(codes)) + 1
+        for group in np.split(np.arange(len(codes)), bounds) if len(codes) else []:
+            name = names[int(codes[group[0]])]
+            shard = self._kept.get(name)
+            if shard is None:
+                read = self._read(name)
+                shard = None if read is None else _Shard(*read)
+            if shard is None:
+                continue
+            pos = positions[group]
+            rows = shard.rows(raw[pos])
+            ok = (rows >= 0) & ~found[pos]  # a key whose prefix two shards share: once
+            if ok.any():
+                found[pos[ok]] = True
+                if into is not None:
+                    into(pos[ok], shard.vectors[rows[ok]])
+        return found
+
+    def lookup(self, keys: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Which ``keys`` are cached, as a boolean mask (see :meth:`fetch`)."""
+        return self.fetch(keys)
+
+    def gather(self, keys: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(found, vectors)``: the mask of cached ``keys`` and an (n, dim) float32 array
+        holding their vectors (zeros where not found)."""
+        out = np.zeros((len(keys), self.fingerprint.dim), np.float32)
+
+        def into(pos: np.ndarray, vectors: np.ndarray) -> None:
+            out[pos] = vectors
+
+        return self.fetch(keys, into), out
+
+    def _find(self, key: str) -> np.ndarray | None:
+        raw = as_raw_keys([key])
+        for name in dict.fromkeys(self._index.locate([key])[0]):
+            shard = self._keep(name)
+            if shard is not None and (row := int(shard.rows(raw)[0])) >= 0:
+                return shard.vectors[row]
+        return None
 
     def _ensure(self) -> EmbeddingCache:
-        return self if self._loaded else self.load()
+        return self if self._loaded else self.open()
 
     def __contains__(self, key: str) -> bool:
-        return self._ensure()._find(key)
+        return self._ensure()._find(key) is not None
 
     def __len__(self) -> int:
         return len(self._ensure()._index)
 
     def get(self, key: str) -> np.ndarray | None:
-        return self._vectors.get(key) if key in self else None
+        """The vector cached under hex ``key``, or None."""
+        return self._ensure()._find(key)
 
-    def put(self, keys: Sequence[str], vectors: np.ndarray) -> Path:
-        """Write one shard holding ``vectors`` under ``keys`` (atomically) and remember them."""
+    def put(self, keys: Sequence[str] | np.ndarray, vectors: np.ndarray) -> Path:
+        """Write one shard holding ``vectors`` under ``keys`` (hex strings or an (m, 32) uint8
+        array), atomically, and index it."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(keys), self.fingerprint.dim):
             raise InvalidInputError(f"expected vectors of shape {(len(keys), self.fingerprint.dim)}"
                                     f", got {vectors.shape}")
-        raw = np.frombuffer(b"".join(bytes.fromhex(k) for k in keys), dtype=np.uint8)
-        raw = raw.reshape(len(keys), 32).copy()
+        raw = as_raw_keys(keys)
         checksum = _shard_checksum(raw, vectors)
+        self._ensure()
         try:
             self._write_fingerprint()
         except OSError as exc:
@@ -303,98 +324,16 @@ class EmbeddingCache:
         write_arrays(shard, {"keys": raw, "vectors": vectors}, format=_FORMAT, version=_VERSION,
                      header={"checksum": checksum, "fingerprint_id": self.fingerprint.id,
                              "count": len(keys)})
-        for key, vector in zip(keys, vectors, strict=True):
-            self._vectors[key] = vector
-        self._absent.difference_update(keys)
-        self._read.add(shard.name)
-        self._index.add(shard.name, raw)
-        try:  # right after the shard: a crash between the two is repaired on the next open
-            self._index.write(self.path)
-        except OSError as exc:
-            raise OutputError(f"could not write the cache index in {self.path} "
-                              f"({exc.strerror or exc})") from exc
+        # Right after the shard: a crash between the two is repaired on the next open.
+        self._index.append(self.path, shard.name, raw)
         return shard
 
 
-def encode_cached(encoder: Encoder, items: Sequence[Any], cache_dir: str | os.PathLike[str], *,
-                  ids: Sequence[str] | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
-                  batch_size: int | None = None, progress: bool = False,
-                  on_shard: Callable[[int, int], None] | None = None) -> Embeddings:
-    """Encode ``items`` with ``encoder``, reusing and filling the cache in ``cache_dir``.
+def __getattr__(name: str) -> Any:
+    # encode_cached lives in cache_run (it plans on top of this module); the old import path
+    # keeps working (PEP 562).
+    if name == "encode_cached":
+        from .cache_run import encode_cached
 
-    Parameters
-    ----------
-    encoder : Encoder
-    items : sequence
-        Image paths / PIL images or texts, as ``encoder.encode`` takes them.
-    cache_dir : path
-    ids : sequence of str, optional
-        One unique id per item (default: image paths, else positions ``"0"``, ``"1"``...).
-    shard_size : int
-        Distinct items encoded and written per shard; the most work an interruption loses.
-    batch_size : int, optional
-        Passed to ``encoder.encode``.
-    progress : bool
-        Show the encoder's progress bar for the misses.
-    on_shard : callable, optional
-        Called as ``on_shard(done, total)`` after each shard is written (progress, tests).
-
-    Returns
-    -------
-    Embeddings
-        In the order of ``items``, with the encoder's fingerprint;
-        ``metadata["cache"]`` holds the :class:`CacheStats` of this call. A warm cache does
-        not load or call the encoder at all.
-    """
-    if not isinstance(encoder, Encoder):
-        raise InvalidInputError(f"encoder must be an Encoder, got {type(encoder).__name__}")
-    if not isinstance(shard_size, int) or shard_size < 1:
-        raise InvalidInputError(f"shard_size must be a positive int, got {shard_size!r}")
-    items = list(items)
-    ids = encoder._default_ids(items) if ids is None else [str(i) for i in ids]
-    if len(ids) != len(items):
-        raise InvalidInputError(f"got {len(ids)} ids for {len(items)} items")
-    fingerprint = encoder.fingerprint
-    keys = [content_key(item, encoder.modality) for item in items]
-    cache = EmbeddingCache(cache_dir, fingerprint).load(keys)  # only the shards holding them
-    # Identical contents are encoded once, whichever items carry them.
-    todo: dict[str, Any] = {}
-    for key, item in zip(keys, items, strict=True):
-        if key not in cache and key not in todo:
-            todo[key] = item
-    stats = CacheStats(hits=sum(1 for k in keys if k in cache), misses=len(todo),
-                       corrupt_shards=list(cache.corrupt))
-    length = getattr(encoder, "text_length", None)  # texts: similar lengths share a batch
-    pending = sorted(todo.items(), key=lambda kv: -length(kv[1])) if length else [*todo.items()]
-    if pending:  # before any encoding: a read-only or misnamed cache costs no work
-        check_writable_dir(cache_dir, "cache folder")
-    skipped: list[dict[str, Any]] = []
-    for start in range(0, len(pending), shard_size):
-        chunk = pending[start:start + shard_size]
-        encoded = encoder.encode([item for _, item in chunk], ids=[k for k, _ in chunk],
-                                 batch_size=batch_size, progress=progress)
-        if encoded.fingerprint is not None and encoded.fingerprint != fingerprint:
-            raise InvalidInputError(f"{type(encoder).__name__} changed its fingerprint while "
-                                    f"encoding")
-        skipped.extend(encoded.metadata.get("skipped", []))
-        if len(encoded):
-            try:
-                cache.put(list(encoded.ids), encoded.vectors)
-            except OutputError as exc:  # e.g. the disk filled up mid-run
-                raise OutputError(
-                    f"{exc}; the {stats.shards_written} shard(s) written before "
-                    f"({start} of {len(pending)} new items) are kept in {cache.path}: free "
-                    f"space and run again to resume from there") from exc
-            stats.shards_written += 1
-        if on_shard is not None:
-            on_shard(min(start + shard_size, len(pending)), len(pending))
-    keep = [i for i, k in enumerate(keys) if k in cache]
-    if len(keep) != len(keys) and not skipped:
-        raise InvalidInputError("the encoder returned fewer vectors than items without "
-                                "reporting skipped items")
-    vectors = (np.stack([cache.get(keys[i]) for i in keep]) if keep
-               else np.zeros((0, fingerprint.dim), np.float32))
-    metadata: dict[str, Any] = {"cache": stats.to_dict()}
-    if len(keep) != len(keys):
-        metadata["skipped"] = [ids[i] for i in range(len(keys)) if keys[i] not in cache]
-    return Embeddings(vectors, [ids[i] for i in keep], fingerprint, metadata)
+        return encode_cached
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

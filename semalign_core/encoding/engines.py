@@ -4,7 +4,7 @@
 :mod:`semalign_core.encoding.cache`: a run on one engine reuses and fills the shards of the other,
 and an interrupted run of either resumes where it stopped.
 
-``engine="local"`` (the default) is :func:`~semalign_core.encoding.cache.encode_cached` in this
+``engine="local"`` (the default) is :func:`~semalign_core.encoding.cache_run.encode_cached` in this
 process. ``engine="ray"`` hands the cache misses to a pool of Ray actors
 (:mod:`semalign_core.encoding.ray_engine`); Ray is imported only then.
 """
@@ -18,7 +18,8 @@ from typing import Any
 
 from ..align.embeddings import Embeddings
 from ..errors import InvalidInputError
-from .cache import DEFAULT_SHARD_SIZE, encode_cached
+from .cache import DEFAULT_SHARD_SIZE
+from .cache_run import encode_cached
 from .encoder import Encoder
 
 __all__ = ["ENGINES", "EngineSpec", "encode_dataset"]
@@ -134,6 +135,7 @@ def encode_dataset(encoder: str | Encoder, items: Sequence[Any],
                                 "options): each Ray actor builds its own encoder")
     from .ray_engine import encode_on_ray
 
-    return encode_on_ray(encoder, dict(options or {}), list(items), cache_dir, spec, ids=ids,
+    items = items if isinstance(items, list) else list(items)
+    return encode_on_ray(encoder, dict(options or {}), items, cache_dir, spec, ids=ids,
                          batch_size=batch_size, shard_size=shard_size, progress=progress,
                          on_shard=on_shard)

@@ -1,13 +1,15 @@
 """The Ray engine of :func:`~semalign_core.encoding.engines.encode_dataset` (Ray Data batch
 inference with an actor pool).
 
-The driver hashes every item (:func:`~semalign_core.encoding.cache.content_key`), looks the keys
-up in the embedding cache and puts only the misses into a Ray Dataset: a cached item is never sent
-to a worker. Each actor of the pool builds the encoder once from its registered name and options
-(encoders are not shipped) and encodes whole cache shards with the plugin's own preprocessing.
-The driver writes every result block as one cache shard, atomically and checksummed, as soon as it
-arrives, so a killed run resumes from the shards already written; a block that reaches the
-driver twice (a retried task) is written once, since the cache is keyed by content.
+The driver hashes every item (:func:`~semalign_core.encoding.content.content_keys`), looks the
+keys up in the embedding cache (:class:`~semalign_core.encoding.cache_run.CachePlan`, shared with
+the local engine) and puts only the misses into a Ray Dataset, built from two Arrow columns (the
+distinct-content number and the item): a cached item is never sent to a worker. Each actor of
+the pool builds the encoder once from its registered name and options (encoders are not
+shipped) and encodes whole cache shards with the plugin's own preprocessing. The driver writes
+every result block as one cache shard, atomically and checksummed, as soon as it arrives, and
+copies its vectors into the preallocated output, so a killed run resumes from the shards already
+written; a block that reaches the driver twice (a retried task) is written once.
 
 Ray is imported inside functions only; this module is imported only when ``engine="ray"``.
 """
@@ -26,7 +28,8 @@ import numpy as np
 
 from ..align.embeddings import Embeddings
 from ..errors import ImageLoadError, InvalidInputError, PluginError, SemalignError
-from .cache import CacheStats, EmbeddingCache, content_key
+from .cache_run import CachePlan
+from .content import content_keys
 
 __all__ = ["encode_on_ray", "ray_session"]
 
@@ -60,32 +63,30 @@ class _EncodeActor:
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        keys = [str(k) for k in batch["key"]]
+        rows = np.asarray(batch["row"], np.int64)  # the driver's distinct-content numbers
         items = [str(i) for i in batch["item"]]
-        n, dim = len(keys), self.encoder.fingerprint.dim
+        n, dim = len(rows), self.encoder.fingerprint.dim
         vectors = np.zeros((n, dim), np.float32)
         status = np.full(n, _OK, np.int8)
         reason = np.full(n, "", dtype=object)
         try:
-            emb = self.encoder.encode(items, ids=keys, batch_size=self.batch_size,
-                                      progress=False)
+            emb = self.encoder.encode(items, ids=[str(i) for i in range(n)],
+                                      batch_size=self.batch_size, progress=False)
         except ImageLoadError as exc:  # skip_errors is off: the driver raises it
             status[:] = _FAILED
             reason[:] = f"{exc}\x00{exc.path or ''}"
-            return {"key": np.asarray(keys), "vector": vectors, "status": status,
-                    "reason": reason}
-        rows = {key: i for i, key in enumerate(keys)}
+            return {"row": rows, "vector": vectors, "status": status, "reason": reason}
         status[:] = _FAILED  # until the encoder returned or skipped the row
-        for key, vector in zip(emb.ids, emb.vectors, strict=True):
-            vectors[rows[key]] = vector
-            status[rows[key]] = _OK
+        at = np.array([int(i) for i in emb.ids], np.int64)
+        vectors[at] = emb.vectors
+        status[at] = _OK
         for entry in emb.metadata.get("skipped", []):
             status[entry["index"]] = _SKIPPED
             reason[entry["index"]] = str(entry.get("reason", ""))
         if (status == _FAILED).any():
             raise PluginError(f"{type(self.encoder).__name__} returned fewer vectors than "
                               f"items without reporting skipped items")
-        return {"key": np.asarray(keys), "vector": vectors, "status": status, "reason": reason}
+        return {"row": rows, "vector": vectors, "status": status, "reason": reason}
 
 
 @contextlib.contextmanager
@@ -132,60 +133,67 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def _write_results(batches: Any, cache: EmbeddingCache, total: int, progress: bool,
-                   on_shard: Callable[[int, int], None] | None = None) -> tuple[int, list[str]]:
-    """Write each result block as one shard; return (shards written, skipped keys)."""
+def _write_results(batches: Any, plan: CachePlan, total: int, progress: bool,
+                   on_shard: Callable[[int, int], None] | None = None) -> bool:
+    """Write each result block as one shard; return whether any item was skipped."""
     from tqdm.auto import tqdm
 
-    shards, skipped, done = 0, [], 0
+    skipped, done = False, 0
     with tqdm(total=total, desc="encoding (ray)", unit="item", disable=not progress) as bar:
         for batch in batches:
-            status, keys = batch["status"], [str(k) for k in batch["key"]]
+            status, rows = batch["status"], np.asarray(batch["row"], np.int64)
             failed = np.flatnonzero(status == _FAILED)
             if failed.size:
                 message, _, path = str(batch["reason"][failed[0]]).partition("\x00")
                 raise ImageLoadError(message, path or None)
-            fresh = [i for i in np.flatnonzero(status == _OK) if keys[i] not in cache]
-            if fresh:
-                cache.put([keys[i] for i in fresh], batch["vector"][fresh])
-                shards += 1
+            ok = status == _OK
+            if ok.any():  # a block delivered twice (a retried task) is written once
+                plan.record(rows[ok], batch["vector"][ok])
             for i in np.flatnonzero(status == _SKIPPED):
-                skipped.append(keys[i])
+                skipped = True
                 warnings.warn(f"skipping unreadable image: {batch['reason'][i]}", UserWarning,
                               stacklevel=3)
-            bar.update(len(keys))
-            done += len(keys)  # not bar.n: a disabled bar does not count
+            bar.update(len(rows))
+            done += len(rows)  # not bar.n: a disabled bar does not count
             if on_shard is not None:
                 on_shard(done, total)
-    return shards, skipped
+    return skipped
 
 
-def _run(ray: Any, name: str, options: dict[str, Any], todo: dict[str, str], cache: EmbeddingCache,
-         spec: Any, batch_size: int | None, shard_size: int, progress: bool,
-         on_shard: Callable[[int, int], None] | None) -> tuple[int, list[str], int]:
+def _dataset(ray: Any, plan: CachePlan, texts: Callable[[int], str], shard_size: int) -> Any:
+    """The misses as a Ray Dataset of Arrow blocks (one a shard): a distinct-content number and
+    an item text per row, no Python dict per item."""
+    import pyarrow as pa
+
+    todo = plan.todo
+    items = pa.array((texts(i) for i in plan.first[todo].tolist()), pa.string(), size=len(todo))
+    table = pa.table({"row": pa.array(todo), "item": items})
+    # One block per shard: per-row blocks would cost a scheduling round-trip per item.
+    return ray.data.from_arrow([table.slice(lo, shard_size)
+                                for lo in range(0, len(todo), shard_size)])
+
+
+def _run(ray: Any, name: str, options: dict[str, Any], plan: CachePlan,
+         texts: Callable[[int], str], spec: Any, batch_size: int | None, shard_size: int,
+         progress: bool, on_shard: Callable[[int, int], None] | None) -> tuple[bool, int]:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows one bar, counting items
     pool = _pool_args(ray, spec.workers, spec.threads)
-    # One block per shard: per-row blocks would cost a scheduling round-trip per item.
-    blocks = max(1, -(-len(todo) // shard_size))
-    dataset = ray.data.from_items([{"key": k, "item": v} for k, v in todo.items()],
-                                  override_num_blocks=blocks)
-    results = dataset.map_batches(
+    results = _dataset(ray, plan, texts, shard_size).map_batches(
         _EncodeActor, batch_size=shard_size, batch_format="numpy",
         fn_constructor_kwargs={"name": name, "options": options,
-                               "fingerprint_id": cache.fingerprint.id, "threads": spec.threads,
-                               "batch_size": batch_size,
+                               "fingerprint_id": plan.cache.fingerprint.id,
+                               "threads": spec.threads, "batch_size": batch_size,
                                "plugin_modules": tuple(spec.plugin_modules)}, **pool)
     try:
-        shards, skipped = _write_results(
-            results.iter_batches(batch_size=None, batch_format="numpy"), cache, len(todo),
-            progress, on_shard)
+        skipped = _write_results(results.iter_batches(batch_size=None, batch_format="numpy"),
+                                 plan, len(plan.todo), progress, on_shard)
     except Exception as exc:
         cause = _unwrap(exc)
         if cause is exc:
             raise
         raise cause from exc
-    return shards, skipped, pool["compute"].max_size
+    return skipped, pool["compute"].max_size
 
 
 def _item_text(item: Any, modality: str) -> str:
@@ -198,7 +206,7 @@ def _item_text(item: Any, modality: str) -> str:
                             f"with engine 'local'")
 
 
-def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
+def encode_on_ray(name: str, options: dict[str, Any], items: Sequence[Any],
                   cache_dir: str | os.PathLike[str], spec: Any, *, ids: Sequence[str] | None,
                   batch_size: int | None, shard_size: int, progress: bool,
                   on_shard: Callable[[int, int], None] | None = None) -> Embeddings:
@@ -211,26 +219,14 @@ def encode_on_ray(name: str, options: dict[str, Any], items: list[Any],
     ids = encoder._default_ids(items) if ids is None else [str(i) for i in ids]
     if len(ids) != len(items):
         raise InvalidInputError(f"got {len(ids)} ids for {len(items)} items")
-    texts = [_item_text(item, encoder.modality) for item in items]
-    fingerprint = encoder.fingerprint
-    keys = [content_key(item, encoder.modality) for item in texts]
-    cache = EmbeddingCache(cache_dir, fingerprint).load(keys)  # only the shards holding them
-    todo: dict[str, str] = {}
-    for key, text in zip(keys, texts, strict=True):
-        if key not in cache and key not in todo:
-            todo[key] = text
-    stats = CacheStats(hits=sum(1 for k in keys if k in cache), misses=len(todo),
-                       corrupt_shards=list(cache.corrupt))
-    workers = 0
-    if todo:
+    modality = encoder.modality
+    # Each item's text is made twice (hashed here, sent for a miss) rather than held for all.
+    keys = content_keys((_item_text(item, modality) for item in items), modality, len(items))
+    plan = CachePlan(cache_dir, encoder.fingerprint, keys)
+    skipped, workers = False, 0
+    if len(plan.todo):
         with ray_session(spec.address) as ray:
-            stats.shards_written, _, workers = _run(ray, name, options, todo, cache, spec,
-                                                    batch_size, shard_size, progress, on_shard)
-    keep = [i for i, k in enumerate(keys) if k in cache]
-    vectors = (np.stack([cache.get(keys[i]) for i in keep]) if keep
-               else np.zeros((0, fingerprint.dim), np.float32))
-    metadata: dict[str, Any] = {"cache": stats.to_dict(),
-                                "engine": {"name": "ray", "workers": workers}}
-    if len(keep) != len(keys):
-        metadata["skipped"] = [ids[i] for i in range(len(keys)) if keys[i] not in cache]
-    return Embeddings(vectors, [ids[i] for i in keep], fingerprint, metadata)
+            skipped, workers = _run(ray, name, options, plan,
+                                    lambda i: _item_text(items[i], modality), spec, batch_size,
+                                    shard_size, progress, on_shard)
+    return plan.embeddings(ids, skipped, {"engine": {"name": "ray", "workers": workers}})
