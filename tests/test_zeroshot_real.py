@@ -121,3 +121,26 @@ def test_recipe_fits_on_train_images_only(result):
         assert all(i.startswith("train/") for i in ids), ids[:3]
         # stratified selector: as many normal as pneumonia anchors
         assert sum("/NORMAL/" in i.upper() for i in ids) == N_ANCHORS // 2
+
+
+def test_warm_demo_imports_no_torch(result, warm_embedding_cache, tmp_path):
+    """With every item cached (the ``result`` fixture filled the cache), ``semalign demo`` in a
+    fresh process encodes nothing and needs no torch: the fingerprints come from the memoised
+    encoder facts and no model is loaded. On a machine with GPU device nodes the precision of
+    the fingerprint needs torch, so there the check does not apply."""
+    import json
+    import subprocess
+
+    if any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")):
+        pytest.skip("a GPU device node exists: the fingerprint asks torch for the precision")
+    code = ("import sys; from semalign_core.cli import main; rc = main(sys.argv[1:]); "
+            "print('torch imported:', 'torch' in sys.modules); sys.exit(rc)")
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-c", code, "demo", "--cache-dir",
+                           str(warm_embedding_cache), "--output-dir", str(out), "--seeds", "1",
+                           "--bootstrap", "20", "--quiet"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert all(stats["misses"] == 0 for stats in doc["cache"].values()), doc["cache"]
+    assert "torch imported: False" in proc.stdout

@@ -157,7 +157,8 @@ class RunContext(Encodings):
         # the pairing changes with the run seed (offset by the spec's own seed)
         pairing, held = split_texts(self.pairing_texts.labels, spec.holdout, spec.seed + seed)
         chosen = pair_by_label(self.pool.labels(), pairing, k=spec.k, seed=spec.seed + seed)
-        vectors = np.stack([unit_mean(texts.subset(ids).vectors) for ids in chosen])
+        # rows by position: Embeddings.subset would build a container per anchor (400 x seeds)
+        vectors = np.stack([unit_mean(texts.vectors[texts.positions(ids)]) for ids in chosen])
         emb = Embeddings(vectors.astype(np.float32), self.pool.ids, texts.fingerprint,
                          {"paired_texts": chosen})
         return PoolTargets(emb, held)
