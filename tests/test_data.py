@@ -178,6 +178,29 @@ def test_openi_parsing_and_labels(tmp_path):
         read_openi_reports(tmp_path / "missing.tgz")
 
 
+def test_kermany_image_paths_are_the_resolved_paths(tmp_path):
+    """Folders are resolved once per folder, yet every path equals ``Path.resolve()``: through a
+    linked folder, a linked file, ``..`` and a file that does not exist."""
+    from semalign_core.data import kermany_manifest
+
+    real = tmp_path / "real"
+    (real / "imgs").mkdir(parents=True)
+    for name in ("a.jpeg", "target.jpeg"):
+        (real / "imgs" / name).write_bytes(b"x")
+    root = tmp_path / "root"
+    (root / "train").mkdir(parents=True)
+    (root / "linked").symlink_to(real / "imgs", target_is_directory=True)
+    (root / "train" / "b.jpeg").write_bytes(b"x")
+    (root / "train" / "link.jpeg").symlink_to(real / "imgs" / "target.jpeg")
+    rels = ["train/b.jpeg", "train/link.jpeg", "linked/a.jpeg", "train/../train/b.jpeg",
+            "train/missing.jpeg"]
+    (root / "labels.csv").write_text("path,split,label\n" + "".join(
+        f"{rel},train,normal\n" for rel in rels))
+    manifest = kermany_manifest(root, check_files=False)
+    assert [r.image for r in manifest] == [str((root / rel).resolve()) for rel in rels]
+    assert manifest.records[1].image == str(real / "imgs" / "target.jpeg")
+
+
 def _reports_archive(path, reports):
     with tarfile.open(path, "w:gz") as tar:
         for number, impression, tags in reports:

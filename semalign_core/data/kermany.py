@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InvalidInputError
@@ -39,6 +40,23 @@ def patient_id(filename: str) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def _resolver() -> Callable[[Path], str]:
+    """``str(path.resolve())`` for many files in few folders: each folder is resolved once and
+    only the file itself is checked for a link (one ``lstat`` per image instead of one per path
+    component, which is most of reading ``labels.csv``)."""
+    folders: dict[Path, str] = {}
+
+    def resolve(path: Path) -> str:
+        if path.name in ("", ".", "..") or os.path.islink(path):
+            return str(path.resolve())
+        parent = path.parent
+        if parent not in folders:
+            folders[parent] = str(parent.resolve())
+        return os.path.join(folders[parent], path.name)
+
+    return resolve
 
 
 def kermany_manifest(root: str | os.PathLike[str], *, check_files: bool = True) -> Manifest:
@@ -67,6 +85,7 @@ def kermany_manifest(root: str | os.PathLike[str], *, check_files: bool = True) 
                                 f"labels.csv or <split>/<class>/ sub-folders)")
     labels_csv = base / "labels.csv"
     records = []
+    resolve = _resolver()
     if labels_csv.is_file():
         with open(labels_csv, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -75,7 +94,7 @@ def kermany_manifest(root: str | os.PathLike[str], *, check_files: bool = True) 
                 raise InvalidInputError(f"{labels_csv} lacks column(s) {sorted(missing)}")
             for row in reader:
                 rel = row["path"].strip()
-                records.append(Record(rel, str((base / rel).resolve()), None,
+                records.append(Record(rel, resolve(base / rel), None,
                                       (row["label"].strip().lower(),), row["split"].strip(),
                                       patient_id(rel)))
     else:
@@ -84,7 +103,7 @@ def kermany_manifest(root: str | os.PathLike[str], *, check_files: bool = True) 
                 for path in sorted(class_dir.iterdir()):
                     if path.suffix.lower() in IMAGE_EXTENSIONS:
                         rel = path.relative_to(base).as_posix()
-                        records.append(Record(rel, str(path.resolve()), None,
+                        records.append(Record(rel, resolve(path), None,
                                               (class_dir.name.lower(),), split_dir.name,
                                               patient_id(path.name)))
         if not records:
