@@ -13,8 +13,9 @@ traced   ``tracemalloc``'s peak during the call (numpy reports every array buffe
 
 each MINUS THE BYTES OF THE RETURNED OUTPUT (``result.nbytes``; 0 for ``iter_transform`` streamed
 into a memory-mapped ``.npy`` output, whose pages are file-backed). What is left is the
-operation's own working memory; the ratio 1M/100k of it must be <= 1.10. The output bytes are
-printed too: an N-row result is O(N) by nature. Operations:
+operation's own working memory; the ratio 1M/100k of it must be <= 1.10 (or the two lie within
+2 MB, what RSS sampling resolves, for figures of a few MB). The output bytes are printed too: an
+N-row result is O(N) by nature. The exit status is 1 when something is not flat. Operations:
 
 transform             ``Translator.transform``, folded float32 path (standard -> affine -> standard)
 transform-l2          the folded path with a per-row scaling (``source_norm="standard+l2"``)
@@ -26,7 +27,7 @@ predict-general-K     the general path (translate, L2-normalise, search): a tran
 predict-multilabel-*  14 findings with negative prompts: folded and general
 decision_scores-14, predict_proba-14   both chunked through the translation
 
-Run (about 3-4 minutes on two loaded cores; writes a 2 GB input and up to 1.5 GB output under
+Run (about 5 minutes on two loaded cores; writes a 2 GB input and up to 1.5 GB output under
 ``--tmp``, both deleted at the end)::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_memory.py
@@ -62,6 +63,9 @@ OPS = ("transform", "transform-l2", "transform-float64", "iter_transform-mmap",
        "predict-multilabel-folded", "predict-multilabel-general",
        "decision_scores-14", "predict_proba-14")
 TARGET = 1.10
+#: Working memory a few MB apart is within what RSS sampling resolves (the kernel batches RSS
+#: counter updates per thread, malloc keeps freed chunks): "flat" for a ratio of tiny numbers.
+NOISE = 2e6
 
 
 # -- the child: one operation, one N ---------------------------------------------------------------
@@ -223,21 +227,23 @@ def mb(x: float) -> str:
 def report(rows: dict[tuple[str, int], dict], ops: list[str], small: int, large: int) -> bool:
     print("\nWorking memory = peak during the call above the process just before it, MINUS the "
           "returned output's bytes (MB; rss = RssAnon sampled ~1 ms, traced = tracemalloc).")
-    print(f"{'operation':<27}{'rss ' + str(small):>11}{'rss ' + str(large):>11}{'ratio':>7}"
-          f"{'traced ' + str(small):>14}{'traced ' + str(large):>14}{'ratio':>7}"
-          f"{'output ' + str(large):>14}{'s ' + str(large):>7}")
+    print(f"{'operation':<27}{'rss ' + str(small):>12}{'rss ' + str(large):>12}{'ratio':>7}"
+          f"{'traced ' + str(small):>15}{'traced ' + str(large):>15}{'ratio':>7}"
+          f"{'output ' + str(large):>16}{'s ' + str(large):>10}")
     flat = True
     for op in ops:
         a, b = rows[op, small], rows[op, large]
         r_rss = b["rss"] / max(a["rss"], 1)
         r_tr = b["traced"] / max(a["traced"], 1)
-        ok = max(r_rss, r_tr) <= TARGET
+        ok = all(big <= TARGET * small_ or big - small_ <= NOISE
+                 for small_, big in ((a["rss"], b["rss"]), (a["traced"], b["traced"])))
         flat &= ok
         out = mb(b["out_bytes"]) + ("*" if b["anon_out_bytes"] == 0 else " ")
-        print(f"{op:<27}{mb(a['rss']):>11}{mb(b['rss']):>11}{r_rss:7.2f}{mb(a['traced']):>14}"
-              f"{mb(b['traced']):>14}{r_tr:7.2f}{out:>14}{b['seconds']:7.2f}"
+        print(f"{op:<27}{mb(a['rss']):>12}{mb(b['rss']):>12}{r_rss:7.2f}{mb(a['traced']):>15}"
+              f"{mb(b['traced']):>15}{r_tr:7.2f}{out:>16}{b['seconds']:10.2f}"
               f"  {'flat' if ok else 'NOT FLAT'}")
-    print(f"(* memory-mapped output: file-backed, not subtracted; target ratio <= {TARGET})")
+    print(f"(* memory-mapped output: file-backed, not subtracted. flat: ratio <= {TARGET}, or "
+          f"less than {NOISE / 1e6:.0f} MB more, the resolution of RSS sampling, for both)")
     return flat
 
 
