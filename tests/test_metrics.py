@@ -338,3 +338,17 @@ def test_classification_metrics_use_the_vectorised_path_with_the_same_bounds():
     S3 = rng.normal(size=(90, 3)) + np.eye(3)[t3]
     assert bootstrap_ci(auroc, t3, S3, n_resamples=30) == bootstrap_ci(_generic(auroc), t3, S3,
                                                                      n_resamples=30)
+
+
+def test_one_resample_block_is_drawn_once_and_equals_the_generic_draws():
+    """The metrics of one prediction share a block (same n, seed): drawn once, read-only, and
+    the same indices the one-resample-at-a-time loop draws."""
+    from semalign_core.evaluation.bootstrap import resample_blocks
+
+    (a,) = resample_blocks(50, 20, 3)
+    (b,) = resample_blocks(50, 20, 3)
+    assert a is b and not a.flags.writeable
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(a, [rng.integers(0, 50, size=50) for _ in range(20)])
+    (c,) = resample_blocks(50, 20, 4)
+    assert not np.array_equal(a, c)

@@ -12,6 +12,7 @@ resample. Any other metric keeps the generic loop.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -79,14 +80,28 @@ def register_vectorised(metric: Callable[..., float],
 def resample_blocks(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     """The resamples of ``default_rng(seed)``, one draw of ``n`` per resample as the generic
     loop makes them, stacked into blocks of at most :data:`_BLOCK_ENTRIES` indices."""
-    rng = np.random.default_rng(seed)
     rows = max(1, _BLOCK_ENTRIES // n)
+    if n_resamples <= rows and isinstance(seed, (int, np.integer)):
+        # one block, drawn once for the several metrics of one prediction (same n and seed)
+        yield _one_block(n, n_resamples, int(seed))
+        return
+    rng = np.random.default_rng(seed)
     for start in range(0, n_resamples, rows):
-        m = min(rows, n_resamples - start)
-        block = np.empty((m, n), dtype=np.int64)
-        for i in range(m):
-            block[i] = rng.integers(0, n, size=n)
-        yield block
+        yield _draw(rng, min(rows, n_resamples - start), n)
+
+
+def _draw(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
+    block = np.empty((m, n), dtype=np.int64)
+    for i in range(m):  # one call per resample: a single (m, n) call draws other numbers
+        block[i] = rng.integers(0, n, size=n)
+    return block
+
+
+@functools.lru_cache(maxsize=1)  # at most one block (<= _BLOCK_ENTRIES indices) kept
+def _one_block(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    block = _draw(np.random.default_rng(seed), n_resamples, n)
+    block.setflags(write=False)  # shared between callers
+    return block
 
 
 def _generic_values(metric: Callable[..., float], data: list[np.ndarray], n_resamples: int,
