@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_files import write_dicom
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -16,36 +17,9 @@ from semalign_core.errors import ImageLoadError, InvalidInputError
 Image = pytest.importorskip("PIL.Image")
 
 
-def _write_dicom(path: Path, pixels: np.ndarray, *, photometric: str = "MONOCHROME2",
-                 bits_stored: int = 12, window: tuple[float, float] | None = None,
-                 rescale: tuple[float, float] | None = None, suffix_free: bool = False) -> Path:
+def _write_dicom(path: Path, pixels: np.ndarray, **options) -> Path:
     pydicom = pytest.importorskip("pydicom")
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CR"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.BitsAllocated = 16
-    ds.BitsStored = bits_stored
-    ds.HighBit = bits_stored - 1
-    ds.PixelRepresentation = 0
-    if window is not None:
-        ds.WindowCenter, ds.WindowWidth = window
-    if rescale is not None:
-        ds.RescaleSlope, ds.RescaleIntercept = rescale
-    ds.PixelData = pixels.astype("<u2").tobytes()
-    target = path.with_suffix("") if suffix_free else path
-    ds.save_as(target, enforce_file_format=True)
+    target = write_dicom(path, pixels, **options)
     assert pydicom.dcmread(target).pixel_array.dtype == np.uint16
     return target
 
