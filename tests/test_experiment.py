@@ -319,3 +319,19 @@ def test_real_data_zero_shot_run(tmp_path, shared, components):
     assert doc["data"]["evaluation"]["class_counts"] == {"normal": 234, "pneumonia": 390}
     assert {"roc.png", "confusion_matrix.png", "anchors_curve.png", "results.json",
             "summary.md"} <= set(result.files)
+
+
+def test_ray_config_with_an_encoder_not_built_by_name_warns_and_records_local(tmp_path,
+                                                                             components):
+    from helpers import HashTextEncoder
+
+    from semalign_core.data.manifest import Manifest, Record
+    from semalign_core.experiments.context import Encodings
+
+    make_dataset(tmp_path)
+    cfg = config(tmp_path, {"kind": "translation"}, engine={"name": "ray", "workers": 2})
+    enc = Encodings(config=cfg, cache_dir=tmp_path / "cache")
+    texts = Manifest([Record(f"t{i}", text=f"report {i}") for i in range(3)])
+    with pytest.warns(UserWarning, match="not built from its registered name"):
+        emb = enc.encode(HashTextEncoder(8), texts, "by_hand")
+    assert len(emb) == 3 and enc.engines == {"by_hand": {"name": "local"}}

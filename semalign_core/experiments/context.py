@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ class Encodings:
                                   "progress": self.progress}
         if engine.shard_size is not None:
             common["shard_size"] = engine.shard_size
+        if engine.name == "ray" and built is None:
+            warnings.warn(f"{label}: {type(encoder).__name__} was not built from its registered "
+                          f"name (build_encoder), so Ray actors cannot rebuild it; encoding "
+                          f"with the local engine", UserWarning, stacklevel=2)
         if built is not None:  # the Ray engine rebuilds the encoder on every actor
             name, options = built
             spec = EngineSpec("ray", workers=engine.workers, address=engine.address,
