@@ -5,9 +5,14 @@ is measured: content hashing, the cache lookup, Ray Data scheduling and transfer
 Each size runs in a fresh driver process (joining one local Ray started here, as a driver joins
 a cluster), so that process's peak RSS (``ru_maxrss``) is that run's driver peak. Printed: wall
 seconds per 1000 items, steady-state seconds per 1000 items (first shard written to last: the
-cost an extra item adds), and the driver's peak RSS, for the Ray engine (2 workers) and, as the
+cost an extra item adds), and the driver's memory, for the Ray engine (2 workers) and, as the
 baseline, the local engine; then the ratio of the largest to the smallest size (target: cost
 per item flat within 20%, memory flat).
+
+The caller's input (N texts) and the returned Embeddings (N ids and N x dim vectors) are O(N)
+whatever the engine does, so the driver's memory is printed in parts: peak RSS, the baseline
+RSS after imports (before the texts are built), the input's and the output's Python object
+bytes, and what is left, the engine's own share at its peak (MB and bytes per item).
 
 Usage::
 
@@ -29,16 +34,28 @@ HERE = Path(__file__).resolve().parent
 _DRIVER = """
 import json, resource, sys, tempfile, time
 sys.path.insert(0, {here!r})
-import ray, _tiny_encoder
+import ray, ray.data, tqdm.auto, _tiny_encoder
 from semalign_core import register_plugin
 from semalign_core.encoding.engines import EngineSpec, encode_dataset
 engine = {engine!r}
 if engine == "ray":
     ray.init(address={address!r}, log_to_driver=False, runtime_env={env!r})
 register_plugin(_tiny_encoder, name="_tiny_encoder")
-texts = [f"item {{i}} finding {{i % 97}} lobe {{i % 13}} grade {{i % 5}}" for i in range({n})]
 spec = EngineSpec("ray", workers=2, plugin_modules=("_tiny_encoder",)) if engine == "ray" \\
     else EngineSpec("local")
+
+def rss_mb():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+def size_mb(strings):
+    return (sys.getsizeof(strings) + sum(sys.getsizeof(s) for s in strings)) / 2 ** 20
+
+# What the call imports on first use, so that the baseline holds every module.
+import pyarrow, safetensors.numpy
+import semalign_core.encoding.cache_run, semalign_core.encoding.ray_engine
+baseline = rss_mb()
+texts = [f"item {{i}} finding {{i % 97}} lobe {{i % 13}} grade {{i % 5}}" for i in range({n})]
 marks = []
 with tempfile.TemporaryDirectory() as cache:
     t0 = time.perf_counter()
@@ -48,7 +65,9 @@ with tempfile.TemporaryDirectory() as cache:
 assert len(out) == {n}
 (t1, n1), (t2, n2) = marks[0], marks[-1]
 print(json.dumps({{"wall": wall, "steady": (t2 - t1) / max(n2 - n1, 1),
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "baseline_mb": baseline, "input_mb": size_mb(texts),
+                  "output_mb": out.vectors.nbytes / 2 ** 20 + size_mb(out.ids)}}))
 """
 
 
@@ -74,17 +93,24 @@ def main() -> None:
             for engine in ("local", "ray") for n in args.sizes}
     ray.shutdown()
     print(f"tiny encoder, synthetic texts, shard {args.shard_size}; Ray: 2 workers, 1 CPU each")
-    print(f"{'engine':<7} {'items':>8} {'wall s/1k':>10} {'steady s/1k':>12} "
-          f"{'driver peak RSS MB':>19}")
+    print("driver MB: peak RSS; baseline (after imports, before the texts); input (the texts);")
+    print("output (vectors + ids); engine = peak - baseline - input - output, what the engine")
+    print("itself holds at its peak")
+    print(f"{'engine':<7} {'items':>8} {'wall s/1k':>10} {'steady s/1k':>12} {'peak':>7} "
+          f"{'base':>6} {'input':>6} {'output':>7} {'engine':>7} {'B/item':>7}")
     for (engine, n), r in rows.items():
+        own = r["rss_mb"] - r["baseline_mb"] - r["input_mb"] - r["output_mb"]
+        r["engine_mb"] = own
         print(f"{engine:<7} {n:>8} {r['wall'] * 1e3 / n:10.3f} {r['steady'] * 1e3:12.3f} "
-              f"{r['rss_mb']:19.0f}")
+              f"{r['rss_mb']:7.0f} {r['baseline_mb']:6.0f} {r['input_mb']:6.1f} "
+              f"{r['output_mb']:7.1f} {own:7.1f} {own * 2 ** 20 / n:7.0f}")
     lo, hi = min(args.sizes), max(args.sizes)
     for engine in ("local", "ray"):
         a, b = rows[(engine, lo)], rows[(engine, hi)]
         print(f"{engine}: {hi}/{lo} items: steady cost per item x{b['steady'] / a['steady']:.2f}"
               f", wall cost per item x{b['wall'] * lo / (a['wall'] * hi):.2f}, driver peak RSS "
-              f"x{b['rss_mb'] / a['rss_mb']:.2f}")
+              f"x{b['rss_mb'] / a['rss_mb']:.2f}, engine's own MB "
+              f"{a['engine_mb']:.1f} -> {b['engine_mb']:.1f}")
 
 
 if __name__ == "__main__":

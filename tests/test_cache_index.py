@@ -170,3 +170,21 @@ def test_stale_and_damaged_runs_cost_a_scan_never_a_wrong_answer(tmp_path):
     (folder / sorted(stale)[0]).write_bytes(b"damaged")
     _check(tmp_path, model)
     assert _index_files(folder) == [INDEX_NAME]
+
+
+@settings(max_examples=200, deadline=None)
+@given(picks=st.lists(st.integers(0, 5), max_size=40), shared_prefix=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_distinct_contents_agrees_with_a_dict(picks, shared_prefix, seed):
+    from semalign_core.encoding.content import distinct_contents
+
+    pool = _keys(np.random.default_rng(seed), 6)
+    if shared_prefix:  # different keys with one 8-byte prefix: the full-key path
+        pool[:, :8] = pool[0, :8]
+    keys = pool[picks].reshape(-1, 32)
+    first, inverse = distinct_contents(keys)
+    seen: dict[bytes, int] = {}
+    expected = [seen.setdefault(bytes(k), len(seen)) for k in keys]
+    assert inverse.tolist() == expected
+    assert first.tolist() == [expected.index(j) for j in range(len(seen))]
+    np.testing.assert_array_equal(keys[first[inverse]], keys)

@@ -249,7 +249,7 @@ class EmbeddingCache:
         raw = as_raw_keys(keys)
         found = np.zeros(len(raw), bool)
         positions, codes, names = self._ensure()._index.candidates(raw)
-        order = np.argsort(codes, kind="stable")
+        order = np.argsort(codes, kind="stable")  # one group, one read, per shard
         positions, codes = positions[order], codes[order]
         bounds = np.flatnonzero(np.diff(codes)) + 1
         for group in np.split(np.arange(len(codes)), bounds) if len(codes) else []:

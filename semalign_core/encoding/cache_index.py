@@ -211,9 +211,17 @@ class ShardIndex:
         ``names[codes[j]]`` (its 8-byte prefix is indexed there); almost always zero or one
         pair per key. The caller checks the full key in the shard.
         """
-        return self._candidates(key_words(raw_keys))
+        chunk = 1 << 16  # bounds the search's temporaries (~100 bytes a key) to a few MB
+        parts = [self._candidates(key_words(raw_keys[lo:lo + chunk]), lo)
+                 for lo in range(0, len(raw_keys), chunk)]
+        if len(parts) == 1:
+            return parts[0]
+        names = parts[0][2] if parts else self.shards
+        return (np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64),
+                np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32), names)
 
-    def _candidates(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _candidates(self, words: np.ndarray, offset: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         positions, codes, names = [], [], []
         for run in self._runs:
             lo = np.searchsorted(run.words, words, side="left")
@@ -224,11 +232,11 @@ class ShardIndex:
                 reps = count[hit]
                 starts = np.repeat(lo[hit] - (np.cumsum(reps) - reps), reps)
                 rows = starts + np.arange(int(reps.sum()))
-                positions.append(np.repeat(hit, reps))
-                codes.append(run.shard[rows].astype(np.int64) + len(names))
+                positions.append(np.repeat(hit + offset, reps))
+                codes.append(run.shard[rows] + np.int32(len(names)))
             names.extend(run.shards)
         if not positions:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), names
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), names
         return np.concatenate(positions), np.concatenate(codes), names
 
     def locate(self, keys: Sequence[str]) -> list[list[str]]:

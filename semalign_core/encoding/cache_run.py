@@ -21,7 +21,7 @@ from ..align.fingerprint import Fingerprint
 from ..errors import InvalidInputError, OutputError
 from ..fileio import check_writable_dir
 from .cache import DEFAULT_SHARD_SIZE, CacheStats, EmbeddingCache
-from .content import content_keys
+from .content import content_keys, distinct_contents
 from .encoder import Encoder
 
 __all__ = ["CachePlan", "encode_cached"]
@@ -46,27 +46,29 @@ class CachePlan:
                  keys: np.ndarray) -> None:
         self.cache_dir = cache_dir
         self.cache = EmbeddingCache(cache_dir, fingerprint).open()
-        self.keys = keys
-        flat = np.ascontiguousarray(keys).view("S32").reshape(-1)
-        _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-        rank = np.empty(len(first), np.int64)
-        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-        #: Index of the first item of each distinct content, in order of first appearance.
-        self.first = np.sort(first).astype(np.int64)
-        self.inverse = rank[inverse.reshape(-1)]  # item -> distinct number
-        self._items_of = np.argsort(self.inverse, kind="stable")  # items grouped by distinct
-        self._count = np.bincount(self.inverse, minlength=len(self.first))
-        self._start = np.cumsum(self._count) - self._count
+        #: Index of the first item of each distinct content, in order of first appearance,
+        #: and each item's distinct number.
+        self.first, self.inverse = distinct_contents(keys)
+        self.unique = len(self.first) == len(keys)  # the common case: no item to copy to
+        self.keys = keys if self.unique else keys[self.first]  # one row a distinct content
+        if not self.unique:
+            self._items_of = np.argsort(self.inverse, kind="stable")  # grouped by distinct
+            self._count = np.bincount(self.inverse, minlength=len(self.first))
+            self._start = np.cumsum(self._count) - self._count
         self.vectors = np.zeros((len(keys), fingerprint.dim), np.float32)
-        self.done = self.cache.fetch(self.keys[self.first], self._fill)
+        self.done = self.cache.fetch(self.keys, self._fill)
         #: Distinct numbers to encode, in order of first appearance.
         self.todo = np.flatnonzero(~self.done)
-        self.stats = CacheStats(hits=int(self._count[self.done].sum()), misses=len(self.todo),
+        hits = int(self.done.sum()) if self.unique else int(self._count[self.done].sum())
+        self.stats = CacheStats(hits=hits, misses=len(self.todo),
                                 corrupt_shards=list(self.cache.corrupt))
         if len(self.todo):  # before any encoding: a read-only or misnamed cache costs no work
             check_writable_dir(cache_dir, "cache folder")
 
     def _fill(self, distinct: np.ndarray, vectors: np.ndarray) -> None:
+        if self.unique:
+            self.vectors[distinct] = vectors
+            return
         counts = self._count[distinct]
         rows = self._items_of[_expand(self._start[distinct], counts)]
         self.vectors[rows] = np.repeat(vectors, counts, axis=0)
@@ -81,7 +83,7 @@ class CachePlan:
             return False
         distinct, vectors = distinct[fresh], np.asarray(vectors, np.float32)[fresh]
         try:
-            self.cache.put(self.keys[self.first[distinct]], vectors)
+            self.cache.put(self.keys[distinct], vectors)
         except OutputError as exc:  # e.g. the disk filled up mid-run
             raise OutputError(
                 f"{exc}; the {self.stats.shards_written} shard(s) written before "
