@@ -33,7 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-_DEMO = "import sys; from semalign_core.cli import main; sys.exit(main(sys.argv[1:]))"
+# as the `semalign` console script calls it: main() reads sys.argv itself
+_DEMO = "import sys; from semalign_core.cli import main; sys.exit(main())"
 _SKLEARN = "import sklearn.linear_model, sklearn.metrics"
 TARGET = 20.0  # issue #14: the warm encoding stage at least 20x faster than cold
 

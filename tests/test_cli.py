@@ -64,6 +64,23 @@ def test_import_and_plugin_listing_never_import_torch():
     assert result.returncode == 0, result.stderr
 
 
+def test_only_the_program_run_freezes_the_heap_for_a_fast_exit(capsys,
+                                                               semalign_isolated_plugins):
+    """``main()`` as the program (no argv: the console script, which exits next) freezes the
+    heap out of the collector, so shutdown does not traverse it; a call with argv (a test, a
+    script calling the CLI and carrying on) leaves the collector alone."""
+    import gc
+
+    before = gc.get_freeze_count()
+    assert main(["plugins"]) == 0
+    assert gc.get_freeze_count() == before
+    code = ("import gc, sys; from semalign_core.cli.main import main; sys.argv[1:] = ['plugins']; "
+            "code = main(); print('frozen', gc.get_freeze_count() > 0); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "frozen True"
+
+
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "semalign_core.cli.main", "--version"],
                             capture_output=True, text=True)
