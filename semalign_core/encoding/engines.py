@@ -25,6 +25,7 @@ from .encoder import Encoder
 __all__ = ["ENGINES", "EngineSpec", "encode_dataset"]
 
 ENGINES = ("local", "ray")
+HASH_ON = ("driver", "workers")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ class EngineSpec:
     plugin_modules : tuple of str
         Modules each actor registers with :func:`~semalign_core.register_plugin` before building
         the encoder, for plugins registered by hand rather than through entry points.
+    hash_on : {"driver", "workers"}
+        Where the Ray engine computes the content hashes: on the driver (the default; a fully
+        cached run then never starts Ray), or in Ray tasks, a first stage before the lookup
+        (SHA-256 reads every image file: at 10^8 images one driver would take ~a day), so that
+        the driver receives only the 32-byte keys. Cached items still never reach an encoding
+        actor.
     """
 
     name: str = "local"
@@ -51,6 +58,7 @@ class EngineSpec:
     address: str | None = None
     threads: int = 1
     plugin_modules: tuple[str, ...] = field(default_factory=tuple)
+    hash_on: str = "driver"
 
     def __post_init__(self) -> None:
         if self.name not in ENGINES:
@@ -64,6 +72,9 @@ class EngineSpec:
         if self.name == "local" and (self.workers not in (None, 1) or self.address):
             raise InvalidInputError("workers and address apply to engine 'ray'; the local "
                                     "engine runs in this process")
+        if self.hash_on not in HASH_ON or (self.name == "local" and self.hash_on != "driver"):
+            raise InvalidInputError(f"hash_on must be one of {HASH_ON} (and 'driver' for the "
+                                    f"local engine), got {self.hash_on!r}")
 
 
 def _build(encoder: str | Encoder, options: Mapping[str, Any] | None) -> Encoder:

@@ -173,6 +173,46 @@ def _dataset(ray: Any, plan: CachePlan, texts: Callable[[int], str], shard_size:
                                 for lo in range(0, len(todo), shard_size)])
 
 
+def _hash_batch(batch: dict[str, np.ndarray], modality: str) -> dict[str, np.ndarray]:
+    """A Ray task: the content keys of one block of items. An unreadable item comes back as
+    data (Ray Data would wrap a raised error beyond recognition) and the driver raises it."""
+    items = [str(i) for i in batch["item"]]
+    pos, error = np.asarray(batch["pos"], np.int64), ""
+    try:
+        keys = content_keys(items, modality)
+    except InvalidInputError as exc:
+        keys, error = np.zeros((len(items), 32), np.uint8), str(exc)
+    return {"pos": pos, "key": keys, "error": np.full(len(items), error, dtype=object)}
+
+
+def _keys_on_ray(ray: Any, items: Sequence[Any], modality: str, block: int) -> np.ndarray:
+    """Every item's content key, hashed in Ray tasks (``hash_on="workers"``): the driver sends
+    the item texts as Arrow blocks and receives (m, 32) uint8 keys."""
+    import pyarrow as pa
+
+    n = len(items)
+    texts = pa.array((_item_text(item, modality) for item in items), pa.string(), size=n)
+    table = pa.table({"pos": pa.array(np.arange(n, dtype=np.int64)), "item": texts})
+    dataset = ray.data.from_arrow([table.slice(lo, block) for lo in range(0, n, block)] or
+                                  [table])
+    keys, seen = np.zeros((n, 32), np.uint8), np.zeros(n, bool)
+    try:
+        for batch in dataset.map_batches(_hash_batch, fn_kwargs={"modality": modality},
+                                         batch_size=None, batch_format="numpy").iter_batches(
+                                             batch_size=None, batch_format="numpy"):
+            if len(batch["error"]) and batch["error"][0]:
+                raise InvalidInputError(str(batch["error"][0]))
+            keys[batch["pos"]], seen[batch["pos"]] = batch["key"], True
+    except Exception as exc:
+        cause = _unwrap(exc)
+        if cause is exc:
+            raise
+        raise cause from exc
+    if not seen.all():
+        raise PluginError(f"Ray returned content keys for {int(seen.sum())} of {n} items")
+    return keys
+
+
 def _run(ray: Any, name: str, options: dict[str, Any], plan: CachePlan,
          texts: Callable[[int], str], spec: Any, batch_size: int | None, shard_size: int,
          progress: bool, on_shard: Callable[[int, int], None] | None) -> tuple[bool, int]:
@@ -220,12 +260,17 @@ def encode_on_ray(name: str, options: dict[str, Any], items: Sequence[Any],
     if len(ids) != len(items):
         raise InvalidInputError(f"got {len(ids)} ids for {len(items)} items")
     modality = encoder.modality
-    # Each item's text is made twice (hashed here, sent for a miss) rather than held for all.
-    keys = content_keys((_item_text(item, modality) for item in items), modality, len(items))
-    plan = CachePlan(cache_dir, encoder.fingerprint, keys)
     skipped, workers = False, 0
-    if len(plan.todo):
-        with ray_session(spec.address) as ray:
+    with contextlib.ExitStack() as stack:
+        ray = (stack.enter_context(ray_session(spec.address))
+               if getattr(spec, "hash_on", "driver") == "workers" else None)
+        # Each item's text is made twice (hashed, sent for a miss) rather than held for all.
+        keys = (_keys_on_ray(ray, items, modality, shard_size) if ray is not None else
+                content_keys((_item_text(item, modality) for item in items), modality,
+                             len(items)))
+        plan = CachePlan(cache_dir, encoder.fingerprint, keys)
+        if len(plan.todo):
+            ray = ray if ray is not None else stack.enter_context(ray_session(spec.address))
             skipped, workers = _run(ray, name, options, plan,
                                     lambda i: _item_text(items[i], modality), spec, batch_size,
                                     shard_size, progress, on_shard)
