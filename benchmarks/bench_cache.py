@@ -9,6 +9,12 @@ Builds a cache of N items (512-d, shards of 256, as ``encode_cached`` writes the
 Each figure is the median [min-max] over ``--repeats`` interleaved runs, measured inside the
 process around the call (imports excluded; the process's own start-up is printed apart).
 
+Then the cost of keeping the index up to date while a run writes ``--index-n`` items in shards
+of ``--index-shard`` (4-d vectors, so that the index, not the vectors, is what is timed): the
+index as it is (one run a shard, merged as a binary counter) against the index rewritten whole
+after every shard (what it did before, ``ShardIndex.compact`` after each ``put``), side by side:
+seconds per 1,000 items over the first and the last tenth of the run, and index bytes written.
+
 Run::
 
     python benchmarks/bench_cache.py                  # 100k items
@@ -88,6 +94,40 @@ def build(cache_dir: Path, n: int) -> None:
     print(f"built {n} items in {(n + 255) // 256} shards in {time.perf_counter() - t0:.1f} s")
 
 
+def index_cost(n: int, shard: int, rewrite: bool) -> dict:
+    """Write ``n`` items in shards of ``shard``; time the first and last tenth of the puts."""
+    from semalign_core import Fingerprint
+    from semalign_core.encoding import cache_index
+    from semalign_core.encoding.cache import EmbeddingCache
+
+    written = []
+    original = cache_index.write_arrays
+
+    def counting(path, arrays, **kw):  # type: ignore[no-untyped-def]
+        written.append(sum(a.nbytes for a in arrays.values()))
+        return original(path, arrays, **kw)
+
+    cache_index.write_arrays = counting
+    rng = np.random.default_rng(0)
+    times = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = EmbeddingCache(tmp, Fingerprint("bench-index", "none", "bench", 4)).open()
+            for _ in range(n // shard):
+                keys = rng.integers(0, 256, (shard, 32), dtype=np.uint8)
+                t0 = time.perf_counter()
+                cache.put(keys, np.zeros((shard, 4), np.float32))
+                if rewrite:
+                    cache._index.compact(cache.path)
+                times.append(time.perf_counter() - t0)
+    finally:
+        cache_index.write_arrays = original
+    tenth = max(len(times) // 10, 1)
+    per_1k = 1000 / (tenth * shard)
+    return {"first": sum(times[:tenth]) * per_1k, "last": sum(times[-tenth:]) * per_1k,
+            "bytes": sum(written)}
+
+
 def run(mode: str, cache_dir: Path, n: int) -> dict:
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", CHILD, mode, str(cache_dir), str(n)],
@@ -100,6 +140,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--index-n", type=int, default=200_000)
+    ap.add_argument("--index-shard", type=int, default=500)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache_dir = args.cache_dir or Path(tmp)
@@ -116,6 +158,16 @@ def main() -> None:
         print(f"reading every shard (the old path):     {np.median(fu):.3f} s "
               f"[{fu.min():.3f}-{fu.max():.3f}]  ratio {np.median(fu / lk):.0f}x")
         print(f"(imports of semalign_core in the fresh process: {np.median(imports):.3f} s)")
+    runs = index_cost(args.index_n, args.index_shard, rewrite=False)
+    whole = index_cost(args.index_n, args.index_shard, rewrite=True)
+    print(f"index upkeep, {args.index_n} items in shards of {args.index_shard} (s per 1k items "
+          f"put, first tenth -> last tenth; index MB written):")
+    for name, r in (("runs merged as a binary counter", runs),
+                    ("whole index rewritten per shard", whole)):
+        print(f"  {name}: {r['first']:.4f} -> {r['last']:.4f} (x{r['last'] / r['first']:.2f}), "
+              f"{r['bytes'] / 2 ** 20:.0f} MB")
+    print(f"  last tenth, rewrite / runs: x{whole['last'] / runs['last']:.1f}; bytes written "
+          f"x{whole['bytes'] / runs['bytes']:.1f}")
 
 
 if __name__ == "__main__":
