@@ -82,7 +82,7 @@ def build(cache_dir: Path, n: int) -> None:
     from semalign_core.encoding.cache import EmbeddingCache, content_key
 
     fp = NoEncodeEncoder().fingerprint
-    if (cache_dir / fp.id / "index.safetensors").is_file():
+    if any((cache_dir / fp.id).glob("index*.safetensors")):
         return
     cache = EmbeddingCache(cache_dir, fp).load([])
     t0 = time.perf_counter()

@@ -136,7 +136,7 @@ def _filled_cache(tmp_path, n_shards: int = 6, per_shard: int = 5):
 
 def test_warm_lookup_reads_only_the_shards_holding_the_keys(tmp_path, monkeypatch):
     fp, keys, vecs = _filled_cache(tmp_path)
-    assert (tmp_path / fp.id / "index.safetensors").is_file()
+    assert list((tmp_path / fp.id).glob("index*.safetensors"))  # the index's run files
     reads = []
     original = EmbeddingCache._read_shard
     monkeypatch.setattr(EmbeddingCache, "_read_shard",
@@ -152,8 +152,9 @@ def test_warm_lookup_reads_only_the_shards_holding_the_keys(tmp_path, monkeypatc
 def test_index_is_rebuilt_from_the_shards_when_missing_stale_or_damaged(tmp_path):
     fp, keys, _vecs = _filled_cache(tmp_path)
     folder = tmp_path / fp.id
-    index = folder / "index.safetensors"
-    index.write_bytes(b"garbage")  # damaged: rebuilt from the shards, never trusted
+    for run in folder.glob("index*.safetensors"):
+        run.write_bytes(b"garbage")  # damaged: rebuilt from the shards, never trusted
+    index = folder / "index.safetensors"  # what the repair writes
     cache = EmbeddingCache(tmp_path, fp).load(keys[:1])
     assert all(k in cache for k in keys) and len(cache) == 30
     # a shard written without the index (a writer killed in between) is picked up

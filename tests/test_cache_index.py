@@ -110,7 +110,7 @@ def test_an_update_rewrites_only_a_logarithmic_share_of_the_index(tmp_path, monk
     assert len(written) == shards  # one index file written per shard
     # A full rewrite per shard would write per * shards * (shards + 1) / 2 = 10400 rows.
     assert sum(written) <= per * shards * (math.log2(shards) + 1)
-    assert len(cache) == shards * per and _index_files(tmp_path / FP.id) == [INDEX_NAME]
+    assert len(cache) == shards * per and len(_index_files(tmp_path / FP.id)) == 1
     cache.put(_keys(rng, per), np.zeros((per, 2), np.float32))
     assert written[-1] == per and len(_index_files(tmp_path / FP.id)) == 2
 
@@ -146,10 +146,10 @@ def test_a_merge_killed_before_removing_its_inputs_is_repaired_on_open(tmp_path)
     raw = _keys(np.random.default_rng(5), 3)
     _filled_more.put(raw, np.full((3, 2), 2.0, np.float32))  # merges everything into one run
     model.update({bytes(k): np.full(2, 2.0, np.float32) for k in raw})
+    assert len(_index_files(folder)) == 1
     for name, data in saved.items():  # the inputs the merge would have removed
-        if name != INDEX_NAME:
-            (folder / name).write_bytes(data)
-    assert len(_index_files(folder)) == 2
+        (folder / name).write_bytes(data)
+    assert len(_index_files(folder)) == 1 + len(saved) == 3
     _check(tmp_path, model)
     assert _index_files(folder) == [INDEX_NAME]
 
@@ -188,3 +188,22 @@ def test_distinct_contents_agrees_with_a_dict(picks, shared_prefix, seed):
     assert inverse.tolist() == expected
     assert first.tolist() == [expected.index(j) for j in range(len(seen))]
     np.testing.assert_array_equal(keys[first[inverse]], keys)
+
+
+def test_writers_side_by_side_never_lose_each_others_runs(tmp_path, monkeypatch):
+    folder, model = _filled(tmp_path, shards=2)
+    a, b = EmbeddingCache(tmp_path, FP).open(), EmbeddingCache(tmp_path, FP).open()
+    rng = np.random.default_rng(4)
+    for step in range(12):  # two processes putting into one cache, interleaved
+        raw, vectors = _keys(rng, 3), rng.normal(size=(3, 2)).astype(np.float32)
+        (a if step % 2 else b).put(raw, vectors)
+        model.update({bytes(k): v for k, v in zip(raw, vectors, strict=True)})
+    reads = []
+    original = EmbeddingCache._read_shard
+    monkeypatch.setattr(EmbeddingCache, "_read_shard",
+                        lambda self, shard: reads.append(shard.name) or original(self, shard))
+    cache = EmbeddingCache(tmp_path, FP).open()
+    assert reads == []  # every shard is listed by some run: none had to be scanned
+    assert len(cache) == len(model) and _index_files(folder) == [INDEX_NAME]  # overlap dropped
+    monkeypatch.undo()
+    _check(tmp_path, model)

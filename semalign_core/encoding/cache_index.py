@@ -1,7 +1,7 @@
 """The index of an embedding cache: which shard holds each content key.
 
 The index is a small stack of sorted *runs*, each one checksummed file next to the shards:
-``index.safetensors`` (the oldest, largest run) and ``index-<digest>.safetensors`` segments. A
+``index-<digest>.safetensors``, and ``index.safetensors`` where an open compacted them. A
 run holds the first 8 bytes of each of its keys (sorted) and the shard of each, 12 bytes an
 item, so that a lookup is one binary search per run and a warm request reads only the shards
 holding its items. The full key is checked in the shard itself (a prefix shared by two keys, at
@@ -170,21 +170,29 @@ class ShardIndex:
     def compact(self, folder: Path) -> None:
         """Merge every run into one ``index.safetensors`` (after a repair)."""
         if self._runs or self._files:
-            self._save(folder, 0)
+            self._save(folder, 0, compact=True)
 
-    def _save(self, folder: Path, first: int) -> None:
-        """Write runs ``first:`` as one merged file, then remove the files it replaces."""
+    def _save(self, folder: Path, first: int, compact: bool = False) -> None:
+        """Write runs ``first:`` as one merged file, then remove the files it replaces.
+
+        A merge is named by its shards and removes only its inputs, so that writers running
+        side by side never replace each other's runs (their overlap is dropped on the next
+        open); a compaction also removes every other file this index read.
+        """
         merged = _merge(self._runs[first:]) if self._runs[first:] else _Run([], np.zeros(
             0, np.uint64), np.zeros(0, np.int32))
         inputs = {run.file for run in self._runs[first:] if run.file}
-        if first == 0:  # everything this index knows: files it read and no longer lists go too
+        if compact:  # everything this index knows: files it read and no longer lists go too
             inputs |= self._files
-        merged.file = INDEX_NAME if first == 0 else self._segment_name(merged)
-        write_arrays(folder / merged.file, {"words": merged.words, "shard": merged.shard},
-                     format=_FORMAT, version=_VERSION,
-                     header={"fingerprint_id": self.fingerprint_id, "shards": merged.shards})
+        merged.file = INDEX_NAME if compact else self._segment_name(merged)
+        if merged.shards:  # an empty index needs no file
+            write_arrays(folder / merged.file, {"words": merged.words, "shard": merged.shard},
+                         format=_FORMAT, version=_VERSION,
+                         header={"fingerprint_id": self.fingerprint_id, "shards": merged.shards})
+            self._files.add(merged.file)
+        else:
+            merged.file = ""
         self._runs[first:] = [merged] if merged.shards else []
-        self._files.add(merged.file)
         for name in sorted(inputs - {merged.file}):  # after the merged file: a crash leaves both
             with contextlib.suppress(OSError):  # another writer may have removed it already
                 (folder / name).unlink()
