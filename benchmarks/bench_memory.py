@@ -16,7 +16,13 @@ into a memory-mapped ``.npy`` output, whose pages are file-backed). What is left
 operation's own working memory; the ratio 1M/100k of it must be <= 1.10 (for figures of a few
 MB: within 4 MB in rss, what RSS sampling resolves, and 64 KB traced). The output bytes are
 printed too: an N-row result is O(N) by nature. The exit status is 1 when something is not
-flat. Operations:
+flat.
+
+The children run with ``NUMPY_MADVISE_HUGEPAGE=0`` (``--hugepages`` keeps numpy's default):
+numpy asks for transparent huge pages on every large array, and the kernel then accounts a
+1.5 GB output being filled in 2 MB steps, adding a few MB of RssAnon that is neither the
+operation's nor reproducible (``transform`` at 1M: 1.1 -> 4.4 MB with huge pages, 1.1 -> 1.3 MB
+without, same run; tracemalloc 1.1 MB both ways). Operations:
 
 transform             ``Translator.transform``, folded float32 path (standard -> affine -> standard)
 transform-l2          the folded path with a per-row scaling (``source_norm="standard+l2"``)
@@ -213,8 +219,10 @@ def write_input(path: Path, n: int) -> None:
     del X
 
 
-def run_child(op: str, n: int, source: Path, tmp: Path) -> dict:
+def run_child(op: str, n: int, source: Path, tmp: Path, hugepages: bool) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+    if not hugepages:  # RssAnon at 4 KB resolution, not the huge pages' 2 MB (docstring)
+        env["NUMPY_MADVISE_HUGEPAGE"] = "0"
     proc = subprocess.run([sys.executable, __file__, "--child", op, str(n), str(source),
                            str(tmp)], capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -257,6 +265,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs=2, default=(100_000, 1_000_000))
     parser.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS))
     parser.add_argument("--tmp", default=None, help="where the input and outputs go (default /tmp)")
+    parser.add_argument("--hugepages", action="store_true",
+                        help="keep numpy's transparent huge pages in the children (RSS then "
+                             "moves in 2 MB steps)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -271,7 +282,7 @@ def main() -> None:
         rows = {}
         for op in args.ops:
             for n in (small, large):
-                rows[op, n] = run_child(op, n, source, tmp)
+                rows[op, n] = run_child(op, n, source, tmp, args.hugepages)
                 print(f"  {op} N={n}: {rows[op, n]['seconds']:.2f} s", flush=True)
         flat = report(rows, args.ops, small, large)
     finally:

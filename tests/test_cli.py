@@ -185,3 +185,12 @@ def test_readme_says_in_one_line_how_to_run_on_a_cluster():
     args = build_parser().parse_args(argv)
     assert (args.engine, args.workers, args.address, args.cache_dir) == ("ray", 4, "auto",
                                                                          "cache")
+
+
+def test_encode_hash_on_workers_is_for_the_ray_engine(capsys, tmp_path):
+    texts = tmp_path / "m.csv"
+    texts.write_text("id,text\na,clear lungs\n")
+    out = tmp_path / "o.safetensors"
+    assert main(["encode", "--encoder", "x", "--manifest", str(texts), "-o", str(out),
+                 "--hash-on", "workers"]) == 1
+    assert "hash_on must be one of" in capsys.readouterr().err and not out.exists()

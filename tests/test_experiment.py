@@ -335,3 +335,30 @@ def test_ray_config_with_an_encoder_not_built_by_name_warns_and_records_local(tm
     with pytest.warns(UserWarning, match="not built from its registered name"):
         emb = enc.encode(HashTextEncoder(8), texts, "by_hand")
     assert len(emb) == 3 and enc.engines == {"by_hand": {"name": "local"}}
+
+
+def test_ray_engine_section_hands_every_field_to_the_engine_spec(tmp_path, components,
+                                                                  monkeypatch):
+    from semalign_core.data.manifest import Manifest, Record
+    from semalign_core.encoding import engines
+    from semalign_core.experiments.context import Encodings, build_encoder
+
+    seen, local = {}, engines.encode_dataset
+
+    def spy(encoder, items, cache_dir, *, engine="local", **kwargs):
+        seen["engine"] = engine  # no Ray here: what the config hands over, then encode locally
+        return local(encoder, items, cache_dir, **kwargs)
+
+    monkeypatch.setattr(engines, "encode_dataset", spy)
+    make_dataset(tmp_path)
+    cfg = config(tmp_path, {"kind": "translation"},
+                 engine={"name": "ray", "workers": 3, "address": "auto", "threads": 2,
+                         "hash_on": "workers"})
+    enc = Encodings(config=cfg, cache_dir=tmp_path / "cache")
+    texts = Manifest([Record(f"t{i}", text=f"report {i}") for i in range(3)])
+    enc.encode(build_encoder("tiny-text", {}), texts, "reports")
+    spec = seen["engine"]
+    assert (spec.name, spec.workers, spec.address, spec.threads, spec.hash_on) == (
+        "ray", 3, "auto", 2, "workers")
+    with pytest.raises(ValueError, match="hash_on apply to engine 'ray'"):
+        config(tmp_path, {"kind": "translation"}, engine={"name": "local", "hash_on": "workers"})

@@ -22,7 +22,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                                 "makes a killed run resumable); give --cache-dir on storage "
                                 "every worker sees, without --no-cache")
     spec = EngineSpec(args.engine, workers=args.workers, address=args.address,
-                      threads=args.threads)
+                      threads=args.threads, hash_on=args.hash_on)
     options = parse_options(args.option, "--option")
     encoder = get_encoder(args.encoder, **options)
     if args.field and args.field != encoder.modality:
@@ -93,3 +93,7 @@ def add_parser(sub: Any) -> None:
     enc.add_argument("--address", help="Ray cluster to join (default: start a local Ray)")
     enc.add_argument("--threads", type=int, default=1,
                      help="torch threads (and CPUs reserved) per CPU actor (default 1)")
+    enc.add_argument("--hash-on", choices=("driver", "workers"), default="driver",
+                     help="where the content keys are computed with --engine ray: on this "
+                          "machine (default; a fully cached run never starts Ray) or in Ray "
+                          "tasks, so that the driver reads no image file")

@@ -201,11 +201,15 @@ class EngineConfig(_Model):
                                                            "task (default 256): a dataset "
                                                            "smaller than one shard keeps one "
                                                            "actor busy")
+    hash_on: Literal["driver", "workers"] = Field(
+        "driver", description="where content keys are computed: the driver (a fully cached "
+                              "run never starts Ray) or Ray tasks (the driver reads no image)")
 
     @model_validator(mode="after")
     def _local_has_no_cluster(self) -> EngineConfig:
-        if self.name == "local" and (self.workers not in (None, 1) or self.address):
-            raise ValueError("workers and address apply to engine 'ray'")
+        if self.name == "local" and (self.workers not in (None, 1) or self.address
+                                     or self.hash_on != "driver"):
+            raise ValueError("workers, address and hash_on apply to engine 'ray'")
         return self
 
 

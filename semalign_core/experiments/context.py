@@ -93,7 +93,7 @@ class Encodings:
         if built is not None:  # the Ray engine rebuilds the encoder on every actor
             name, options = built
             spec = EngineSpec("ray", workers=engine.workers, address=engine.address,
-                              threads=engine.threads)
+                              threads=engine.threads, hash_on=engine.hash_on)
             emb = encode_dataset(name, items, self.cache_dir, options=options, engine=spec,
                                  **common)
         else:
