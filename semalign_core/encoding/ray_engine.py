@@ -116,11 +116,27 @@ def _pool_args(ray: Any, workers: int | None, threads: int) -> dict[str, Any]:
     gpus = int(resources.get("GPU", 0))
     if workers is None:
         workers = gpus if gpus else max(1, int(resources.get("CPU", 1)) // threads)
+    _warn_if_no_node_fits(ray, threads, gpus)
     args: dict[str, Any] = {"compute": ray.data.ActorPoolStrategy(size=workers),
                             "num_cpus": threads}
     if gpus:
         args["num_gpus"] = 1
     return args
+
+
+def _warn_if_no_node_fits(ray: Any, threads: int, gpus: int) -> None:
+    """Warn now when no live node can host one actor: Ray would wait for one forever (its own
+    warning comes a minute later, in its log). Only a warning: an autoscaling cluster (e.g. a
+    head node with no CPUs) adds such nodes once the actors ask for them."""
+    need = {"CPU": threads, **({"GPU": 1} if gpus else {})}
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    if any(all(node.get(k, 0) >= v for k, v in need.items()) for node in nodes):
+        return
+    largest = max((int(node.get("CPU", 0)) for node in nodes), default=0)
+    warnings.warn(f"no node of the Ray cluster can host one encoding actor ({threads} CPU(s)"
+                  f"{' and a GPU' if gpus else ''}; the largest node has {largest} CPU(s)): "
+                  f"unless the cluster scales up, this run waits forever; lower --threads "
+                  f"(config: engine.threads) or add a larger node", UserWarning, stacklevel=6)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
