@@ -63,3 +63,12 @@ class LstsqSolver(Solver):
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return X @ self.coef_[:-1] + self.coef_[-1]
+
+
+class FoldableLstsqSolver(LstsqSolver):
+    """:class:`LstsqSolver` exposing its map, so a Translator folds it (the folded path)."""
+
+    name = "test-lstsq-foldable"
+
+    def linear_map(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.coef_[:-1], self.coef_[-1]
