@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import ray_plugin
+from local_ray import local_ray
 
 from semalign_core import InvalidInputError, register_plugin, unregister_plugin
 from semalign_core.encoding import cache as cache_module
@@ -36,17 +37,12 @@ def _worker_env() -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():
-        pytest.skip("another Ray is running in this process")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 ** 2,
-             log_to_driver=False, runtime_env=_worker_env())
-    register_plugin(ray_plugin, name="ray_plugin")
-    try:
-        yield ray
-    finally:
-        unregister_plugin("ray_plugin")
-        ray.shutdown()
+    for ray in local_ray(runtime_env=_worker_env()):
+        register_plugin(ray_plugin, name="ray_plugin")
+        try:
+            yield ray
+        finally:
+            unregister_plugin("ray_plugin")
 
 
 def _ray(workers: int = 2) -> EngineSpec:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from local_ray import local_ray
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch, pytest.mark.shared_data]
 
@@ -25,15 +26,7 @@ ENCODER = "torchvision-squeezenet1-1"
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():
-        pytest.skip("another Ray is running in this process")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 ** 2,
-             log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    yield from local_ray()
 
 
 @pytest.fixture
