@@ -37,11 +37,12 @@ def _check(cache_dir, model):
     cache = EmbeddingCache(cache_dir, FP).open()
     keys = list(model)
     raw = np.frombuffer(b"".join(keys), np.uint8).reshape(-1, 32)
-    found, vectors = cache.gather(raw)
+    vectors = np.zeros((len(raw), FP.dim), np.float32)
+    found = cache.fetch(raw, lambda pos, v: vectors.__setitem__(pos, v))
     assert found.all() and len(cache) == len(model)
     np.testing.assert_array_equal(vectors, np.array([model[k] for k in keys]).reshape(-1, 2))
     absent = np.random.default_rng([7, len(model)]).integers(0, 256, (5, 32), dtype=np.uint8)
-    assert not cache.lookup(absent).any()
+    assert not cache.fetch(absent).any()
     assert cache._index.runs <= math.log2(max(len(cache._index.shards), 1)) + 2
     assert len(_index_files(cache.path)) == cache._index.runs or not model
 

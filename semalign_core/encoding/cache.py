@@ -269,20 +269,6 @@ class EmbeddingCache:
                     into(pos[ok], shard.vectors[rows[ok]])
         return found
 
-    def lookup(self, keys: Sequence[str] | np.ndarray) -> np.ndarray:
-        """Which ``keys`` are cached, as a boolean mask (see :meth:`fetch`)."""
-        return self.fetch(keys)
-
-    def gather(self, keys: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(found, vectors)``: the mask of cached ``keys`` and an (n, dim) float32 array
-        holding their vectors (zeros where not found)."""
-        out = np.zeros((len(keys), self.fingerprint.dim), np.float32)
-
-        def into(pos: np.ndarray, vectors: np.ndarray) -> None:
-            out[pos] = vectors
-
-        return self.fetch(keys, into), out
-
     def _find(self, key: str) -> np.ndarray | None:
         raw = as_raw_keys([key])
         for name in dict.fromkeys(self._index.locate([key])[0]):

@@ -20,7 +20,7 @@ import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,14 +179,22 @@ def _write_results(batches: Any, plan: CachePlan, total: int, progress: bool,
 def _dataset(ray: Any, plan: CachePlan, texts: Callable[[int], str], shard_size: int) -> Any:
     """The misses as a Ray Dataset of Arrow blocks (one a shard): a distinct-content number and
     an item text per row, no Python dict per item."""
+    todo = plan.todo
+    # One block per shard: per-row blocks would cost a scheduling round-trip per item.
+    return _arrow_blocks(ray, "row", todo, (texts(i) for i in plan.first[todo].tolist()),
+                         shard_size)
+
+
+def _arrow_blocks(ray: Any, column: str, numbers: np.ndarray, texts: Iterable[str],
+                  block: int) -> Any:
+    """A Ray Dataset of Arrow blocks of ``block`` rows: ``numbers`` (int64) under ``column`` and
+    the item ``texts`` under ``"item"``, no Python object per row."""
     import pyarrow as pa
 
-    todo = plan.todo
-    items = pa.array((texts(i) for i in plan.first[todo].tolist()), pa.string(), size=len(todo))
-    table = pa.table({"row": pa.array(todo), "item": items})
-    # One block per shard: per-row blocks would cost a scheduling round-trip per item.
-    return ray.data.from_arrow([table.slice(lo, shard_size)
-                                for lo in range(0, len(todo), shard_size)])
+    n = len(numbers)
+    table = pa.table({column: pa.array(np.asarray(numbers, np.int64)),
+                      "item": pa.array(texts, pa.string(), size=n)})
+    return ray.data.from_arrow([table.slice(lo, block) for lo in range(0, n, block)] or [table])
 
 
 def _hash_batch(batch: dict[str, np.ndarray], modality: str) -> dict[str, np.ndarray]:
@@ -204,13 +212,9 @@ def _hash_batch(batch: dict[str, np.ndarray], modality: str) -> dict[str, np.nda
 def _keys_on_ray(ray: Any, items: Sequence[Any], modality: str, block: int) -> np.ndarray:
     """Every item's content key, hashed in Ray tasks (``hash_on="workers"``): the driver sends
     the item texts as Arrow blocks and receives (m, 32) uint8 keys."""
-    import pyarrow as pa
-
     n = len(items)
-    texts = pa.array((_item_text(item, modality) for item in items), pa.string(), size=n)
-    table = pa.table({"pos": pa.array(np.arange(n, dtype=np.int64)), "item": texts})
-    dataset = ray.data.from_arrow([table.slice(lo, block) for lo in range(0, n, block)] or
-                                  [table])
+    dataset = _arrow_blocks(ray, "pos", np.arange(n), (_item_text(i, modality) for i in items),
+                            block)
     keys, seen = np.zeros((n, 32), np.uint8), np.zeros(n, bool)
     try:
         for batch in dataset.map_batches(_hash_batch, fn_kwargs={"modality": modality},
