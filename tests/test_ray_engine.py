@@ -114,6 +114,33 @@ def test_worker_death_is_retried_without_loss_or_duplicates(ray_cluster, tmp_pat
                                                               tmp_path / "fresh").vectors)
 
 
+def test_windows_on_ray_encode_each_content_once(ray_cluster, monkeypatch, tmp_path):
+    from semalign_core.encoding import cache_run
+
+    monkeypatch.setattr(cache_run, "WINDOW_SHARDS", 2)  # windows of 6 items (driver side)
+    texts = [TEXTS[i % 10] for i in range(40)]  # 10 contents, recurring in every window
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    out = encode_dataset("test-recording", texts, tmp_path / "cache", options={"log_dir": logs},
+                         engine=_ray(), shard_size=3)
+    assert sorted(ray_plugin.received(logs)) == sorted(set(texts))  # never twice, though the
+    # next window is planned while the previous one's tasks still run
+    assert out.metadata["cache"]["misses"] == 10 and out.metadata["cache"]["hits"] == 30
+    keys = _shard_keys(tmp_path / "cache")
+    assert len(keys) == len(set(keys)) == 10
+    np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", texts,
+                                                              tmp_path / "fresh").vectors)
+
+
+def test_more_workers_than_the_cluster_hosts_still_finishes(ray_cluster, tmp_path):
+    # 4 one-CPU actors asked of 2 CPUs: two never start, and no task may wait on them.
+    out = encode_dataset("test-recording", TEXTS, tmp_path / "cache", engine=_ray(workers=4),
+                         shard_size=2)
+    assert out.metadata["engine"] == {"name": "ray", "workers": 4}
+    np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", TEXTS,
+                                                              tmp_path / "fresh").vectors)
+
+
 _DRIVER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})

@@ -1,5 +1,5 @@
-"""EngineSpec(hash_on="workers"): content hashes computed in Ray tasks, the driver receiving only
-the keys; the same keys, hits and vectors as hashing on the driver, cached items still never
+"""EngineSpec(hash_on="workers"): content hashes computed by the Ray actors, the driver receiving
+only the keys; the same keys, hits and vectors as hashing on the driver, cached items still never
 reach an encoding actor, an unreadable image still a clear error."""
 
 from __future__ import annotations
@@ -32,8 +32,13 @@ def test_keys_hashed_on_workers_keep_cached_items_away_from_encoders(ray_cluster
     local = encode_dataset("test-recording", [*TEXTS, TEXTS[3]], tmp_path / "fresh")
     assert out.ids == local.ids
     np.testing.assert_array_equal(out.vectors, local.vectors)
-    warm = encode_dataset("test-recording", TEXTS, tmp_path / "cache", engine=_spec())
-    assert warm.metadata["cache"]["hits"] == len(TEXTS) and warm.metadata["engine"]["workers"] == 0
+    warm_logs = tmp_path / "warm"
+    warm_logs.mkdir()
+    warm = encode_dataset("test-recording", TEXTS, tmp_path / "cache",
+                          options={"log_dir": warm_logs}, engine=_spec())
+    # The actors hashed every item and encoded none.
+    assert warm.metadata["cache"]["hits"] == len(TEXTS) and warm.metadata["cache"]["misses"] == 0
+    assert warm.metadata["engine"]["workers"] == 2 and ray_plugin.received(warm_logs) == []
 
 
 def test_image_keys_from_workers_equal_the_drivers_and_errors_stay_clear(ray_cluster, tmp_path):
@@ -48,7 +53,7 @@ def test_image_keys_from_workers_equal_the_drivers_and_errors_stay_clear(ray_clu
     local = encode_dataset("torchvision", paths, tmp_path / "cache", options=options)
     remote = encode_dataset("torchvision", paths, tmp_path / "cache", options=options,
                             engine=_spec())
-    assert remote.metadata["cache"]["hits"] == 3 and remote.metadata["engine"]["workers"] == 0
+    assert remote.metadata["cache"]["hits"] == 3 and remote.metadata["cache"]["misses"] == 0
     np.testing.assert_array_equal(remote.vectors, local.vectors)
     with pytest.raises(InvalidInputError, match="cannot read image"):
         encode_dataset("torchvision", [*paths, tmp_path / "missing.png"], tmp_path / "cache",
