@@ -12,7 +12,7 @@ which leaves start-up out), and the ratios: 2 workers / 1 worker (throughput; ta
 Where an actor's start-up goes is printed too, from timestamps the encoder itself notes in
 each Ray actor (``_startup_probe.py``: the same SqueezeNet class, so the same fingerprint and
 vectors as ``torchvision-squeezenet1-1``): from the driver's call to the actor process existing
-(Ray Data planning, scheduling, process spawn), then the worker's own imports (Ray, semalign and
+(scheduling, process spawn), then the worker's own imports (Ray, semalign and
 the plugins' entry points), ``import torch``, ``import torchvision``, building the model and
 loading the weights, the wait for the first block, and the first block against the later ones.
 
@@ -44,8 +44,8 @@ PROBE = "_startup_probe"
 #: encode_dataset; "ready" the later of that call and the actor's process start (Ray keeps idle
 #: worker processes started, with Ray imported, and may give an actor one of those).
 STEPS = [
-    ("driver call -> actor process exists (Ray Data plan, schedule, spawn)", "call", "ready"),
-    ("worker: actor set-up, imports (ray.data, semalign_core, entry points)", "ready",
+    ("driver call -> actor process exists (schedule, spawn)", "call", "ready"),
+    ("worker: actor set-up, imports (semalign_core, entry points)", "ready",
      "imported"),
     ("build the encoder (get_encoder, fingerprint)", "imported", "load_start"),
     ("import torch", "load_start", "torch"),
@@ -65,7 +65,6 @@ def mark(label):
     print(f"{label}\\t{now - t:.3f}")
     t = now
 import ray; mark("import ray (done already in a worker Ray started beforehand)")
-import ray.data; mark("import ray.data (pandas, pyarrow)")
 import semalign_core.encoding.ray_engine; mark("import semalign_core and its Ray engine")
 from semalign_core.plugins.manager import plugin_infos
 plugin_infos(); mark("load the plugins' entry points")
