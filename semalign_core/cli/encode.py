@@ -95,5 +95,5 @@ def add_parser(sub: Any) -> None:
                      help="torch threads (and CPUs reserved) per CPU actor (default 1)")
     enc.add_argument("--hash-on", choices=("driver", "workers"), default="driver",
                      help="where the content keys are computed with --engine ray: on this "
-                          "machine (default; a fully cached run never starts Ray) or in Ray "
-                          "tasks, so that the driver reads no image file")
+                          "machine (default; a fully cached run never starts Ray) or on the "
+                          "Ray actors, so that the driver reads no image file")

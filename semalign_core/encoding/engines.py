@@ -47,10 +47,11 @@ class EngineSpec:
         the encoder, for plugins registered by hand rather than through entry points.
     hash_on : {"driver", "workers"}
         Where the Ray engine computes the content hashes: on the driver (the default; a fully
-        cached run then never starts Ray), or in Ray tasks, a first stage before the lookup
-        (SHA-256 reads every image file: at 10^8 images one driver would take ~a day), so that
-        the driver receives only the 32-byte keys. Cached items still never reach an encoding
-        actor.
+        cached run then never starts Ray), or on the encoding actors, each window's items
+        before its cache lookup (SHA-256 reads every image file: at 10^8 images one driver
+        would take ~a day), so that the driver receives only the 32-byte keys. Cached items
+        are still never encoded (the actors load their weights only on a first block to
+        encode).
     """
 
     name: str = "local"

@@ -203,7 +203,8 @@ class EngineConfig(_Model):
                                                            "actor busy")
     hash_on: Literal["driver", "workers"] = Field(
         "driver", description="where content keys are computed: the driver (a fully cached "
-                              "run never starts Ray) or Ray tasks (the driver reads no image)")
+                              "run never starts Ray) or the Ray actors (the driver reads no "
+                              "image)")
 
     @model_validator(mode="after")
     def _local_has_no_cluster(self) -> EngineConfig:
