@@ -203,8 +203,7 @@ class EngineConfig(_Model):
                                                            "actor busy")
     hash_on: Literal["driver", "workers"] = Field(
         "driver", description="where content keys are computed: the driver (a fully cached "
-                              "run never starts Ray) or the Ray actors (the driver reads no "
-                              "image)")
+                              "run never starts Ray) or the Ray actors (no image read here)")
 
     @model_validator(mode="after")
     def _local_has_no_cluster(self) -> EngineConfig:
