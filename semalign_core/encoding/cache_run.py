@@ -35,7 +35,7 @@ def _expand(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return offsets + np.arange(int(counts.sum()))
 
 
-#: Distinct items per window, in shards: a run holds the plan (keys, distinct numbers) of one
+#: Items per window, in shards of items: a run holds the plan (keys, distinct numbers) of one
 #: window at a time (two on Ray, where the next is planned while the last blocks run), so the
 #: engine's own memory is bounded by the window, not by the number of items.
 WINDOW_SHARDS = 64
@@ -65,7 +65,7 @@ class CacheRun:
         self.cache = EmbeddingCache(cache_dir, fingerprint).open()
         self.vectors = np.zeros((n, fingerprint.dim), np.float32)
         self.found = np.zeros(n, bool)  # items whose vector is in ``vectors``
-        self.stats = CacheStats(corrupt_shards=self.cache.corrupt)
+        self.stats = CacheStats()  # its corrupt_shards are the cache's, read at the end
         self.window = WINDOW_SHARDS * shard_size
         self._writable = False
         self.encoded = 0  # distinct items encoded and written by this run
