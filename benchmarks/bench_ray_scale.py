@@ -14,8 +14,8 @@ Printed, for the Ray engine (2 workers) and the local engine:
   that what a run pays once (an actor's first task and start-up, the cache folder's first files)
   cancels out (target: flat within 20% from the smallest sizes to the largest). The steady
   span leaves out the hashing and lookup of the first window (they come before the first
-  shard), so it flatters runs of one window (up to 16,384 items) by that much (~4 us an item
-  here); the wall times include everything but carry the actors' start-up noise (~0.1-0.3 s);
+  shard), so it flatters runs of one window (up to 16,384 items) by that much; the wall times
+  include everything but carry the noise of the actors' start-up;
 
 - the driver's peak RSS, and the same for the *floor*: a process with the same imports that
   builds the same input (N texts) and the same returned ``Embeddings`` (N x dim vectors, N ids,
@@ -112,8 +112,9 @@ def main() -> None:
                         help="runs per (engine, size); the median run (by steady cost) counts")
     parser.add_argument("--cache-root", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                         help="where the benchmark's caches go (default: /dev/shm, a RAM disk, "
-                        "so that the disk's own noise, ~0.3-1 ms per file created here, does not "
-                        "hide how the engine scales; both engines write the same files)")
+                        "so that the time a disk takes to create each file, which varies from "
+                        "run to run, does not hide how the engine scales; both engines write "
+                        "the same files; --cache-root /tmp measures on the disk)")
     args = parser.parse_args()
     import ray
 
