@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from local_ray import local_ray
 
 from semalign_core import InvalidInputError, register_plugin, unregister_plugin
 from semalign_core.encoding import cache as cache_module
+from semalign_core.encoding import ray_engine
 from semalign_core.encoding.engines import EngineSpec, encode_dataset
 from semalign_core.fileio import read_arrays
 
@@ -107,7 +109,13 @@ def test_worker_death_is_retried_without_loss_or_duplicates(ray_cluster, tmp_pat
                          options={"log_dir": logs, "die_once": marker}, engine=_ray(),
                          shard_size=4)
     assert marker.is_file()  # an actor process did die mid-task
-    assert sorted(ray_plugin.received(logs)) == sorted(TEXTS)  # its batch ran again, once
+    received = Counter(ray_plugin.received(logs))
+    assert set(received) == set(TEXTS)  # its task ran again on the restarted actor
+    # Ray's retries run a task at least once: the dead actor's other queued task may have
+    # finished with its reply lost in the crash, so Ray runs it again too. At most the blocks
+    # queued on that actor are encoded twice; none is written twice.
+    again = [text for text, count in received.items() if count > 1]
+    assert max(received.values()) <= 2 and len(again) <= ray_engine._DEPTH * 4
     keys = _shard_keys(tmp_path / "cache")
     assert len(keys) == len(set(keys)) == len(TEXTS)
     np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", TEXTS,

@@ -17,8 +17,9 @@ pool per dataset. The driver would then hold the whole run's input and plan at o
 pay the actors' start-up (~12 s with torch) once per window. Here at most ``_DEPTH`` tasks are
 queued per actor, each built only when an actor can take it, and the next window is planned
 while the last tasks of the previous one run. A worker that dies is restarted and its task
-retried by Ray itself (``max_restarts=-1``, ``max_task_retries=-1``); a result that reaches the
-driver twice is written once.
+retried by Ray itself (``max_restarts=-1``, ``max_task_retries=-1``). Those retries are at least
+once (a task that finished just before the crash may run again), but the driver gets one result
+per task and never writes a content twice.
 
 Ray is imported inside functions only; this module is imported only when ``engine="ray"``.
 """
