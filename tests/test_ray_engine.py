@@ -103,11 +103,11 @@ def test_cached_items_never_reach_a_worker(ray_cluster, tmp_path):
 
 
 def test_worker_death_is_retried_without_loss_or_duplicates(ray_cluster, tmp_path):
-    marker, logs = tmp_path / "died", tmp_path / "logs"
+    marker, logs, block = tmp_path / "died", tmp_path / "logs", 4
     logs.mkdir()
     out = encode_dataset("test-recording", TEXTS, tmp_path / "cache",
                          options={"log_dir": logs, "die_once": marker}, engine=_ray(),
-                         shard_size=4)
+                         shard_size=block)
     assert marker.is_file()  # an actor process did die mid-task
     received = Counter(ray_plugin.received(logs))
     assert set(received) == set(TEXTS)  # its task ran again on the restarted actor
@@ -115,7 +115,7 @@ def test_worker_death_is_retried_without_loss_or_duplicates(ray_cluster, tmp_pat
     # finished with its reply lost in the crash, so Ray runs it again too. At most the blocks
     # queued on that actor are encoded twice; none is written twice.
     again = [text for text, count in received.items() if count > 1]
-    assert max(received.values()) <= 2 and len(again) <= ray_engine._DEPTH * 4
+    assert max(received.values()) <= 2 and len(again) <= ray_engine._DEPTH * block
     keys = _shard_keys(tmp_path / "cache")
     assert len(keys) == len(set(keys)) == len(TEXTS)
     np.testing.assert_array_equal(out.vectors, encode_dataset("test-recording", TEXTS,
